@@ -1,0 +1,24 @@
+"""The lecture models of week 1, one NumPyro model per module (see each module's docstring).
+
+Every model module offers the same face to the inference layer:
+
+- ``model(X, y=None, *, priors=None, **options)``: the NumPyro model (``y`` only where the model
+  has a target, ``HAS_TARGET``);
+- ``OPTIONS``: the model's options and their defaults;
+- ``params(num_features, **options)``: ``{name: Param(shape, domain, default prior)}``;
+- ``check_data(X, y, **options)``: validated data, raising ``ValueError``/``TypeError``;
+- ``init_values(rng_key, X, y, **options)``: a sensible start for optimisers;
+- ``simulate(rng_key, ...)``: data and the true parameters;
+- optionally, closed forms such as ``mle(X, y, **options)``.
+"""
+
+from . import gaussian_classifier, gaussian_mixture, linear_regression, logistic_regression, pushforward
+from ._priors import FLAT, Param
+from ._types import Simulation
+
+MODELS = {
+    module.__name__.rsplit(".", 1)[-1]: module
+    for module in (linear_regression, logistic_regression, gaussian_classifier, gaussian_mixture, pushforward)
+}
+
+__all__ = ["FLAT", "MODELS", "Param", "Simulation", *MODELS]

@@ -1,0 +1,161 @@
+"""Gaussian class-conditional densities shared by the classifier and the mixture.
+
+Both lecture models share one generative process (eq. 1.3 and Example 1.6):
+
+    pi ~ p(pi),  mu ~ p(mu),  (sigma, corr_chol) ~ p(sigma) p(corr_chol)
+    label_n | pi ~ Categorical(pi)
+    x_n | label_n = k ~ N(mu_k, cov_k),   cov_k = diag(sigma_k) corr_chol_k corr_chol_k^T diag(sigma_k)
+
+The classifier observes the label (``y``); the mixture sums it out (``z``, enumerated). The
+covariance types follow scikit-learn's ``GaussianMixture``:
+
+==========  ==================  ====================  ==================
+type        ``sigma``           ``corr_chol``         ``cov``
+==========  ==================  ====================  ==================
+full        (K, D)              (K, D, D)             (K, D, D)
+diag        (K, D)              --                    (K, D, D)
+spherical   (K,)                --                    (K, D, D)
+tied        (D,)                (D, D)                (D, D)
+==========  ==================  ====================  ==================
+
+``corr_chol`` is absent when D = 1, where a correlation matrix is the number one.
+"""
+
+import jax.numpy as jnp
+import numpy as np
+import numpyro
+import numpyro.distributions as dist
+from jax.nn import softmax
+from jax.scipy.linalg import solve_triangular
+from jax.scipy.special import logsumexp
+from numpyro.distributions import constraints
+
+from ._priors import Param, sample_params
+
+COVARIANCE_TYPES = ("full", "diag", "spherical", "tied")
+
+# Scale prior: log-normal, so its density vanishes at sigma -> 0 faster than the likelihood of
+# a component collapsed on a point grows (Example 1.6's singularity), and MAP stays finite.
+# LKJ concentration 2 vanishes likewise at perfect correlation.
+_SCALE_PRIOR = (0.0, 2.0)
+_LKJ_CONCENTRATION = 2.0
+
+
+def params(num_groups, num_features, covariance_type):
+    """The parameters ``pi, mu, sigma[, corr_chol]`` of K = ``num_groups`` Gaussians in D dims."""
+    K, D = num_groups, num_features
+    sigma_shape = {"full": (K, D), "diag": (K, D), "spherical": (K,), "tied": (D,)}[covariance_type]
+    spec = {
+        "pi": Param((K,), constraints.simplex, lambda: dist.Dirichlet(jnp.ones(K))),
+        "mu": Param((K, D), constraints.real, lambda: dist.Normal(0.0, 10.0)),
+        "sigma": Param(sigma_shape, constraints.positive, lambda: dist.LogNormal(*_SCALE_PRIOR)),
+    }
+    if covariance_type in ("full", "tied") and D > 1:
+        corr_shape = (K, D, D) if covariance_type == "full" else (D, D)
+        spec["corr_chol"] = Param(
+            corr_shape, constraints.corr_cholesky, lambda: dist.LKJCholesky(D, _LKJ_CONCENTRATION)
+        )
+    return spec
+
+
+def scale_tril(sigma, corr_chol, num_groups, num_features, covariance_type):
+    """Cholesky factors ``(K, D, D)`` of the covariances; a tied one is broadcast over K."""
+    K, D = num_groups, num_features
+    eye = jnp.eye(D)
+    if covariance_type == "spherical":
+        L = sigma[:, None, None] * eye
+    elif covariance_type == "diag" or corr_chol is None:
+        L = sigma[..., :, None] * eye
+    else:
+        L = sigma[..., :, None] * corr_chol
+    return jnp.broadcast_to(L, (K, D, D))
+
+
+def generative_model(X, label, *, resolved, label_site, covariance_type, enumerate_label):
+    """The shared NumPyro model body; returns nothing, records ``cov`` as a deterministic site."""
+    num_data, D = X.shape
+    K = resolved["pi"].event_shape[0]
+    values = sample_params(resolved)
+    L = scale_tril(values["sigma"], values.get("corr_chol"), K, D, covariance_type)
+    cov = L @ jnp.swapaxes(L, -1, -2)
+    numpyro.deterministic("cov", cov[0] if covariance_type == "tied" else cov)
+    infer = {"enumerate": "parallel"} if enumerate_label else {}
+    with numpyro.plate("data", num_data):
+        k = numpyro.sample(label_site, dist.Categorical(values["pi"]), obs=label, infer=infer)
+        numpyro.sample("X", dist.MultivariateNormal(values["mu"][k], scale_tril=L[k]), obs=X)
+
+
+def log_joint(X, pi, mu, cov):
+    """``log pi_k + log N(x_n | mu_k, cov_k)``, shape ``(N, K)``; ``cov`` is (K, D, D) or (D, D)."""
+    X, mu = jnp.asarray(X), jnp.asarray(mu)
+    K, D = mu.shape
+    L = jnp.broadcast_to(jnp.linalg.cholesky(jnp.asarray(cov)), (K, D, D))
+    diff = X[None, :, :] - mu[:, None, :]  # (K, N, D)
+    white = solve_triangular(L, jnp.swapaxes(diff, -1, -2), lower=True)  # (K, D, N)
+    half_log_det = jnp.log(jnp.diagonal(L, axis1=-2, axis2=-1)).sum(-1)  # (K,)
+    log_density = -0.5 * (white**2).sum(-2) - half_log_det[:, None] - 0.5 * D * jnp.log(2 * jnp.pi)
+    return jnp.log(jnp.asarray(pi))[None, :] + log_density.T
+
+
+def posterior_probs(X, pi, mu, cov):
+    """Bayes' rule in log space: ``p(label = k | x_n)``, shape ``(N, K)`` (eq. 1.4 and 1.18)."""
+    return softmax(log_joint(X, pi, mu, cov), axis=-1)
+
+
+def marginal_log_density(X, pi, mu, cov):
+    """``log sum_k pi_k N(x_n | mu_k, cov_k)``, shape ``(N,)`` (the terms of eq. 1.15)."""
+    return logsumexp(log_joint(X, pi, mu, cov), axis=-1)
+
+
+def weighted_estimates(X, resp, covariance_type, reg_covar=0.0):
+    """Weighted ML of ``pi, mu, cov`` given responsibilities ``resp`` of shape (N, K).
+
+    With one-hot ``resp`` this is the classifier's closed-form ML (class frequencies, class
+    means, covariances divided by N_c, pooled when tied); with soft ``resp`` it is the M-step
+    of EM. ``reg_covar`` is added to the diagonal, as in scikit-learn.
+    """
+    X, resp = np.asarray(X, dtype=np.float64), np.asarray(resp, dtype=np.float64)
+    num_data, D = X.shape
+    counts = resp.sum(0)  # N_k
+    mu = (resp.T @ X) / counts[:, None]
+    diff = X[None, :, :] - mu[:, None, :]
+    scatter = np.einsum("nk,knd,kne->kde", resp, diff, diff)  # sum_n r_nk (x - mu)(x - mu)^T
+    eye = np.eye(D)
+    if covariance_type == "tied":
+        cov = scatter.sum(0) / num_data + reg_covar * eye
+    else:
+        cov = scatter / counts[:, None, None]
+        if covariance_type == "diag":
+            cov = np.diagonal(cov, axis1=1, axis2=2)[:, :, None] * eye
+        elif covariance_type == "spherical":
+            cov = np.trace(cov, axis1=1, axis2=2)[:, None, None] / D * eye
+        cov = cov + reg_covar * eye
+    return {"pi": counts / num_data, "mu": mu, "cov": cov}
+
+
+def broad_start(X, num_groups, covariance_type):
+    """A start for optimisers: equal weights, every group at the overall mean and spread.
+
+    A tiny ridge (1e-6 of the average variance) keeps a constant feature's scale positive.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    K, D = num_groups, X.shape[1]
+    pooled = weighted_estimates(X, np.ones((len(X), 1)), covariance_type)
+    cov = pooled["cov"] if covariance_type == "tied" else pooled["cov"][0]
+    cov = cov + 1e-6 * np.trace(cov) / D * np.eye(D)
+    if covariance_type != "tied":
+        cov = np.broadcast_to(cov, (K, D, D))
+    mu = np.broadcast_to(pooled["mu"], (K, D))
+    return {"pi": np.full(K, 1.0 / K), "mu": mu, **scales_from_cov(cov, covariance_type)}
+
+
+def scales_from_cov(cov, covariance_type):
+    """``sigma`` and ``corr_chol`` (when the type has one and D > 1) for given covariances."""
+    cov = np.asarray(cov, dtype=np.float64)
+    D = cov.shape[-1]
+    var = np.diagonal(cov, axis1=-2, axis2=-1)
+    sd = np.sqrt(var)
+    out = {"sigma": np.sqrt(var.mean(-1)) if covariance_type == "spherical" else sd}
+    if covariance_type in ("full", "tied") and D > 1:
+        out["corr_chol"] = np.linalg.cholesky(cov / (sd[..., :, None] * sd[..., None, :]))
+    return out

@@ -1,0 +1,138 @@
+"""Parameters with stated, replaceable priors.
+
+Every continuous parameter of a lecture model is described by a :class:`Param`: its shape,
+its domain (a NumPyro constraint) and its default prior. A user replaces a default per
+parameter with any NumPyro distribution whose support lies in the domain (broadcast to the
+parameter's shape) or with the string ``"flat"``, the improper uniform density over the
+domain. :func:`resolve_priors` checks such a replacement in plain Python, before anything is
+traced, and :func:`sample_params` draws the parameters at NumPyro sample sites named after
+them.
+"""
+
+from typing import Callable, NamedTuple
+
+import numpyro
+import numpyro.distributions as dist
+from numpyro.distributions import constraints
+
+FLAT = "flat"
+
+# Constraints whose values are all real numbers between two bounds (possibly infinite). A prior
+# with such a support fits a real parameter, and a positive one when its lower bound is >= 0.
+_BOUNDED = (
+    type(constraints.real),
+    type(constraints.positive),
+    constraints._GreaterThan,
+    constraints._LessThan,
+    constraints._Interval,
+)
+
+
+class Param(NamedTuple):
+    """A model parameter: ``shape``, ``domain`` (a NumPyro constraint) and its ``default`` prior.
+
+    ``default`` is a function of no argument so that building the specification stays cheap.
+    """
+
+    shape: tuple
+    domain: constraints.Constraint
+    default: Callable[[], dist.Distribution]
+
+
+def _lower_bound(support):
+    if isinstance(support, constraints._LessThan) or support is constraints.real:
+        return -float("inf")
+    return float(support.lower_bound)
+
+
+def _support_within(support, domain):
+    if support == domain:
+        return True
+    if support.event_dim != domain.event_dim or support.is_discrete:
+        return False
+    if not isinstance(support, _BOUNDED):
+        return False
+    if domain is constraints.real:
+        return True
+    if domain is constraints.positive:
+        try:
+            return _lower_bound(support) >= 0.0
+        except TypeError:  # a bound held in an array: we cannot decide it statically
+            return False
+    return False
+
+
+def _resolve_one(name, prior, param):
+    event_dim = param.domain.event_dim
+    batch_shape = param.shape[: len(param.shape) - event_dim]
+    event_shape = param.shape[len(param.shape) - event_dim :]
+    if isinstance(prior, str):
+        if prior != FLAT:
+            raise ValueError(
+                f"priors[{name!r}] must be a NumPyro distribution or the string 'flat'; "
+                f"got the string {prior!r}"
+            )
+        return dist.ImproperUniform(param.domain, batch_shape, event_shape)
+    if not isinstance(prior, dist.Distribution):
+        raise TypeError(
+            f"priors[{name!r}] must be a NumPyro distribution or the string 'flat'; "
+            f"got {type(prior).__name__}"
+        )
+    if not _support_within(prior.support, param.domain):
+        raise ValueError(
+            f"priors[{name!r}] must have support within {param.domain} (the domain of "
+            f"{name!r}); got {type(prior).__name__} with support {prior.support}"
+        )
+    if tuple(prior.event_shape) != tuple(event_shape):
+        raise ValueError(
+            f"priors[{name!r}] must have event shape {tuple(event_shape)}; "
+            f"got {type(prior).__name__} with event shape {tuple(prior.event_shape)}"
+        )
+    try:
+        return prior.expand(batch_shape)
+    except ValueError as err:
+        raise ValueError(
+            f"priors[{name!r}] must broadcast to the shape {tuple(param.shape)} of {name!r}; "
+            f"got {type(prior).__name__} with batch shape {tuple(prior.batch_shape)}"
+        ) from err
+
+
+def resolve_priors(priors, params):
+    """Check user priors against the parameter specification and fill in the defaults.
+
+    Parameters
+    ----------
+    priors : dict or None
+        ``{name: distribution or "flat"}`` for any subset of ``params``.
+    params : dict
+        ``{name: Param}``, the model's parameters.
+
+    Returns
+    -------
+    dict
+        ``{name: distribution}`` with batch shape ``param.shape`` minus the domain's event
+        dimensions, for every parameter, in the order of ``params``.
+    """
+    if priors is None:
+        priors = {}
+    if not isinstance(priors, dict):
+        raise TypeError(f"priors must be a dict {{name: prior}} or None; got {type(priors).__name__}")
+    unknown = sorted(set(priors) - set(params))
+    if unknown:
+        raise ValueError(
+            f"priors names parameters that do not exist: {unknown}; "
+            f"the parameters are {list(params)}"
+        )
+    return {
+        name: _resolve_one(name, priors.get(name, param.default()), param)
+        for name, param in params.items()
+    }
+
+
+def sample_params(resolved, names=None):
+    """Sample each parameter at a site named after it, the whole parameter as one event."""
+    names = resolved if names is None else names
+    return {
+        name: numpyro.sample(name, resolved[name].to_event(len(resolved[name].batch_shape)))
+        for name in names
+    }

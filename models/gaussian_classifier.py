@@ -1,0 +1,137 @@
+r"""The Gaussian class-conditional (generative) classifier: LDA and QDA (Example 1.1).
+
+Generative process (eq. 1.3), for C >= 2 classes in D dimensions::
+
+    pi ~ Dirichlet(1, ..., 1),  mu_c ~ N(0, 10^2 I),  sigma ~ LogNormal(0, 2^2),  corr_chol ~ LKJ(2)
+    y_n | pi ~ Categorical(pi)
+    x_n | y_n = c ~ N(mu_c, cov_c),   cov_c = diag(sigma_c) corr_chol_c corr_chol_c^T diag(sigma_c)
+
+With ``shared_covariance=True`` one covariance serves every class (LDA), otherwise each class
+has its own (QDA). The classifier is Bayes' rule (eq. 1.4)::
+
+    p(y = c | x) = pi_c N(x | mu_c, cov_c) / sum_k pi_k N(x | mu_k, cov_k)
+
+and with a shared covariance its log-odds are linear in x: it is a logistic regression
+(Exercise 1.1, :func:`logistic_parameters`).
+
+Shapes: ``X`` (N, D), ``y`` (N,) in {0, ..., C-1}; ``pi`` (C,), ``mu`` (C, D); ``sigma`` (C, D)
+or (D,) when shared; ``corr_chol`` (C, D, D) or (D, D), absent when D = 1; ``cov``
+(deterministic) (C, D, D) or (D, D).
+"""
+
+import jax.numpy as jnp
+import numpy as np
+from jax import random
+
+from . import _gaussian
+from ._checks import check_bool, check_int, check_labels, check_X
+from ._priors import resolve_priors
+from ._types import Simulation
+
+OPTIONS = {"num_classes": 2, "shared_covariance": False}
+HAS_TARGET = True
+
+
+def _covariance_type(shared_covariance):
+    return "tied" if shared_covariance else "full"
+
+
+def params(num_features, *, num_classes=2, shared_covariance=False):
+    """``{name: Param}`` for ``pi``, ``mu``, ``sigma`` and ``corr_chol``."""
+    return _gaussian.params(num_classes, num_features, _covariance_type(shared_covariance))
+
+
+def check_data(X, y, *, num_classes=2, shared_covariance=False):
+    """Validated ``{"X": (N, D) float64, "y": (N,) int64}`` with every class present."""
+    check_int("num_classes", num_classes, minimum=2)
+    check_bool("shared_covariance", shared_covariance)
+    X = check_X(X)
+    return {"X": X, "y": check_labels(y, X.shape[0], num_classes)}
+
+
+def model(X, y=None, *, priors=None, num_classes=2, shared_covariance=False):
+    """y ~ Categorical(pi), x | y = c ~ N(mu_c, cov_c) for each row of ``X`` (eq. 1.3)."""
+    X = jnp.atleast_1d(X)
+    X = X[:, None] if X.ndim == 1 else X
+    covariance_type = _covariance_type(shared_covariance)
+    resolved = resolve_priors(priors, _gaussian.params(num_classes, X.shape[1], covariance_type))
+    _gaussian.generative_model(
+        X, y, resolved=resolved, label_site="y", covariance_type=covariance_type, enumerate_label=False
+    )
+
+
+def predict_proba(theta, X):
+    """``p(y = c | x)`` by Bayes' rule in log space (eq. 1.4), shape (N, C)."""
+    X = jnp.asarray(X)
+    X = X[:, None] if X.ndim == 1 else X
+    return _gaussian.posterior_probs(X, theta["pi"], theta["mu"], theta["cov"])
+
+
+def mle(X, y, *, num_classes=2, shared_covariance=False):
+    """Closed-form ML: class frequencies, class means, covariances divided by N_c (pooled if shared).
+
+    Returns ``pi, mu, cov`` and the ``sigma``, ``corr_chol`` they imply.
+    """
+    data = check_data(X, y, num_classes=num_classes, shared_covariance=shared_covariance)
+    covariance_type = _covariance_type(shared_covariance)
+    one_hot = np.eye(num_classes)[data["y"]]
+    theta = _gaussian.weighted_estimates(data["X"], one_hot, covariance_type)
+    return {**theta, **_gaussian.scales_from_cov(theta["cov"], covariance_type)}
+
+
+def init_values(rng_key, X, y, *, num_classes=2, shared_covariance=False):
+    """A start for optimisers: equal class weights, every class at the overall mean and spread."""
+    return _gaussian.broad_start(X, num_classes, _covariance_type(shared_covariance))
+
+
+def logistic_parameters(theta):
+    """Exercise 1.1: the logistic-regression parameters a shared-covariance classifier implies.
+
+    With ``cov`` shared, ``log pi_c N(x | mu_c, cov) = a_c^T x + b_c + (terms common to every c)``
+    where ``a_c = cov^{-1} mu_c`` and ``b_c = -mu_c^T cov^{-1} mu_c / 2 + log pi_c``. Hence
+    ``p(y | x) = softmax(a x + b)``; for two classes, ``p(y = 1 | x) = sigmoid(a^T x + b)`` with
+    ``a = a_1 - a_0`` and ``b = b_1 - b_0``, the parameters of :mod:`models.logistic_regression`.
+
+    Returns
+    -------
+    dict
+        ``{"a": (D,), "b": ()}`` for C = 2, ``{"a": (C, D), "b": (C,)}`` (softmax form) for C > 2.
+    """
+    cov = jnp.asarray(theta["cov"])
+    if cov.ndim != 2:
+        raise ValueError(f"theta['cov'] must be one shared (D, D) covariance; got shape {cov.shape}")
+    mu = jnp.asarray(theta["mu"])
+    chol = jnp.linalg.cholesky(cov)
+    a = jnp.linalg.solve(chol.T, jnp.linalg.solve(chol, mu.T)).T  # cov^{-1} mu_c, Cholesky solves
+    b = -0.5 * jnp.sum(a * mu, axis=-1) + jnp.log(jnp.asarray(theta["pi"]))
+    if mu.shape[0] == 2:
+        return {"a": a[1] - a[0], "b": b[1] - b[0]}
+    return {"a": a, "b": b}
+
+
+def simulate(rng_key, num_data=300, num_features=2, *, num_classes=2, shared_covariance=False, pi=None, mu=None, cov=None):
+    """Draw labels and class-conditional Gaussians at known parameters.
+
+    Defaults: equal ``pi``; class means on a circle of radius 3 in the first two coordinates;
+    covariances with unit scale and correlation +-0.4 between neighbouring features
+    (one shared covariance when ``shared_covariance``). Returns ``Simulation(data, params)``.
+    """
+    C, D = num_classes, num_features
+    pi = jnp.full(C, 1.0 / C) if pi is None else jnp.asarray(pi, dtype=float)
+    if mu is None:
+        angle = 2 * jnp.pi * jnp.arange(C) / C
+        mu = jnp.zeros((C, D)).at[:, 0].set(3 * jnp.cos(angle))
+        mu = mu.at[:, 1].set(3 * jnp.sin(angle)) if D > 1 else mu
+    mu = jnp.asarray(mu, dtype=float)
+    if cov is None:
+        rho = 0.4 * jnp.where(jnp.arange(C) % 2 == 0, 1.0, -1.0)
+        ladder = jnp.eye(D, k=1) + jnp.eye(D, k=-1)
+        cov = jnp.eye(D) + rho[:, None, None] * ladder
+        cov = cov[0] if shared_covariance else cov
+    cov = jnp.asarray(cov, dtype=float)
+    key_y, key_x = random.split(rng_key)
+    y = random.categorical(key_y, jnp.log(pi), shape=(num_data,))
+    chol = jnp.broadcast_to(jnp.linalg.cholesky(cov), (C, D, D))
+    X = mu[y] + jnp.einsum("nde,ne->nd", chol[y], random.normal(key_x, (num_data, D)))
+    truth = {"pi": pi, "mu": mu, "cov": cov, **_gaussian.scales_from_cov(cov, _covariance_type(shared_covariance))}
+    return Simulation({"X": X, "y": y}, truth)

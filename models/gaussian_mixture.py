@@ -1,0 +1,134 @@
+r"""The Gaussian mixture with enumerated cluster assignments (Example 1.6, eq. 1.15-1.18).
+
+Generative process for K = ``num_components`` clusters in D dimensions::
+
+    pi ~ Dirichlet(1, ..., 1),  mu_k ~ N(0, 10^2 I),  sigma ~ LogNormal(0, 2^2),  corr_chol ~ LKJ(2)
+    z_n | pi ~ Categorical(pi)                                  (z_nk = 1 iff x_n in C_k, eq. 1.16)
+    x_n | z_n = k ~ N(mu_k, cov_k)
+
+``z`` is marked for parallel enumeration: NumPyro sums it out, so SVI and NUTS see the marginal
+likelihood ``l(theta) = sum_n log sum_k pi_k N(x_n | mu_k, cov_k)`` (eq. 1.15) and never sample
+it. ``covariance_type`` is one of scikit-learn's ``full``, ``diag``, ``spherical``, ``tied``
+(see :mod:`models._gaussian` for the shapes of ``sigma``, ``corr_chol`` and ``cov``).
+
+``ordered=True`` keeps the stated prior on ``mu`` but restricts it to components with increasing
+first coordinate, ``mu[0, 0] < ... < mu[K-1, 0]`` (Stan's ``ordered``), which removes the K!
+relabellings of the posterior (label switching).
+
+The responsibilities ``gamma_nk = p(z_n = k | x_n)`` (eq. 1.18) follow from Bayes' rule.
+
+Shapes: ``X`` (N, D); ``pi`` (K,), ``mu`` (K, D), ``cov`` (K, D, D) or (D, D) when tied;
+``responsibilities`` (N, K); ``assignments`` (N,).
+"""
+
+import jax.numpy as jnp
+import numpy as np
+from jax import random
+
+from . import _gaussian
+from ._checks import check_bool, check_choice, check_int, check_X
+from ._ordered import FirstColumnOrdered
+from ._priors import resolve_priors
+from ._types import Simulation
+
+OPTIONS = {"num_components": 2, "covariance_type": "full", "ordered": False}
+HAS_TARGET = False
+COVARIANCE_TYPES = _gaussian.COVARIANCE_TYPES
+
+
+def params(num_features, *, num_components=2, covariance_type="full", ordered=False):
+    """``{name: Param}`` for ``pi``, ``mu``, ``sigma`` and (full, tied) ``corr_chol``."""
+    return _gaussian.params(num_components, num_features, covariance_type)
+
+
+def check_data(X, y=None, *, num_components=2, covariance_type="full", ordered=False):
+    """Validated ``{"X": (N, D) float64}``; a mixture has no target, so ``y`` must be None."""
+    if y is not None:
+        raise ValueError("y must be None for gaussian_mixture, which models X alone; got an array")
+    check_choice("covariance_type", covariance_type, COVARIANCE_TYPES)
+    check_bool("ordered", ordered)
+    X = check_X(X)
+    num_data = X.shape[0]
+    if check_int("num_components", num_components, minimum=1) > num_data:
+        raise ValueError(
+            f"Expected num_data >= num_components but got num_components = {num_components}, "
+            f"num_data = {num_data}"
+        )
+    return {"X": X}
+
+
+def model(X, *, priors=None, num_components=2, covariance_type="full", ordered=False):
+    """z ~ Categorical(pi) (enumerated), x | z = k ~ N(mu_k, cov_k) for each row of ``X``."""
+    X = jnp.atleast_1d(X)
+    X = X[:, None] if X.ndim == 1 else X
+    resolved = resolve_priors(priors, params(X.shape[1], num_components=num_components, covariance_type=covariance_type))
+    if ordered:
+        resolved["mu"] = FirstColumnOrdered(resolved["mu"].to_event(2))
+    _gaussian.generative_model(
+        X, None, resolved=resolved, label_site="z", covariance_type=covariance_type, enumerate_label=True
+    )
+
+
+def responsibilities(theta, X):
+    """``gamma_nk = p(z_n = k | x_n, theta)`` (eq. 1.18), shape (N, K), from ``pi, mu, cov``."""
+    X = jnp.asarray(X)
+    X = X[:, None] if X.ndim == 1 else X
+    return _gaussian.posterior_probs(X, theta["pi"], theta["mu"], theta["cov"])
+
+
+def assignments(theta, X):
+    """Hard assignments ``argmax_k gamma_nk``, shape (N,)."""
+    return jnp.argmax(responsibilities(theta, X), axis=-1)
+
+
+def log_likelihood(theta, X):
+    """Pointwise marginal log-likelihood ``log sum_k pi_k N(x_n | mu_k, cov_k)``, shape (N,)."""
+    X = jnp.asarray(X)
+    X = X[:, None] if X.ndim == 1 else X
+    return _gaussian.marginal_log_density(X, theta["pi"], theta["mu"], theta["cov"])
+
+
+def init_values(rng_key, X, y=None, *, num_components=2, covariance_type="full", ordered=False):
+    """A start for optimisers: ``mu`` seeded by k-means++ (Arthur & Vassilvitskii, 2007), equal
+    weights, and every component with the data's overall spread."""
+    X = np.asarray(X, dtype=np.float64)
+    keys = random.split(rng_key, num_components)
+    chosen = [int(random.randint(keys[0], (), 0, len(X)))]
+    for key in keys[1:]:
+        dist2 = ((X[:, None, :] - X[chosen][None]) ** 2).sum(-1).min(axis=1)
+        with np.errstate(divide="ignore"):  # chosen points get log 0 = -inf, never re-chosen
+            logits = np.log(dist2) if dist2.sum() > 0 else np.zeros(len(X))
+        chosen.append(int(random.categorical(key, logits)))
+    mu = X[chosen]
+    if ordered:
+        mu = mu[np.argsort(mu[:, 0])]
+        # strictly increasing, or the start lies outside the ordered support
+        mu[:, 0] += np.arange(num_components) * 1e-6 * (1.0 + np.abs(mu[:, 0]).max())
+    return {**_gaussian.broad_start(X, num_components, covariance_type), "mu": mu}
+
+
+def simulate(rng_key, num_data=500, num_features=2, *, num_components=2, covariance_type="full", pi=None, mu=None, cov=None):
+    """Draw assignments and points at known parameters; returns ``Simulation(data, params)``.
+
+    ``data`` holds ``X`` and the true assignments ``z``. Defaults: equal ``pi``; means on a
+    circle of radius 4 in the first two coordinates, so that the components are well
+    separated; unit covariances (with correlation 0.3 between neighbouring features for full).
+    """
+    K, D = num_components, num_features
+    pi = jnp.full(K, 1.0 / K) if pi is None else jnp.asarray(pi, dtype=float)
+    if mu is None:
+        angle = 2 * jnp.pi * jnp.arange(K) / K
+        mu = jnp.zeros((K, D)).at[:, 0].set(4 * jnp.cos(angle))
+        mu = mu.at[:, 1].set(4 * jnp.sin(angle)) if D > 1 else mu.at[:, 0].set(4.0 * jnp.arange(K))
+    mu = jnp.asarray(mu, dtype=float)
+    if cov is None:
+        full = jnp.eye(D) + 0.3 * (jnp.eye(D, k=1) + jnp.eye(D, k=-1))
+        cov = full if covariance_type in ("full", "tied") else jnp.eye(D)
+        cov = cov if covariance_type == "tied" else jnp.broadcast_to(cov, (K, D, D))
+    cov = jnp.asarray(cov, dtype=float)
+    key_z, key_x = random.split(rng_key)
+    z = random.categorical(key_z, jnp.log(pi), shape=(num_data,))
+    chol = jnp.broadcast_to(jnp.linalg.cholesky(cov), (K, D, D))
+    X = mu[z] + jnp.einsum("nde,ne->nd", chol[z], random.normal(key_x, (num_data, D)))
+    truth = {"pi": pi, "mu": mu, "cov": cov, **_gaussian.scales_from_cov(cov, covariance_type)}
+    return Simulation({"X": X, "z": z}, truth)

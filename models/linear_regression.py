@@ -1,0 +1,97 @@
+r"""Gaussian linear regression (Example 1.4, eq. 1.10-1.11; Remark 1.6).
+
+Generative process, generalised from the notes' scalar ``a`` to D features and an intercept::
+
+    a ~ N(0, 10^2) elementwise,  b ~ N(0, 10^2),  sigma ~ HalfNormal(10)
+    y_n | x_n ~ N(a^T x_n + b, sigma^2),   n = 1, ..., N
+
+The log-likelihood (eq. 1.11) is ``sum_n -1/2 log(2 pi sigma^2) - (y_n - a^T x_n - b)^2 / (2 sigma^2)``;
+maximising it over (a, b) is least squares (Remark 1.6), and over sigma gives sigma^2 = RSS / N.
+
+Shapes: ``X`` (N, D) (a 1-D ``X`` is one feature), ``y`` (N,), ``a`` (D,), ``b`` (), ``sigma`` ().
+With ``fit_intercept=False`` there is no ``b``.
+"""
+
+import jax.numpy as jnp
+import numpy as np
+import numpyro
+import numpyro.distributions as dist
+from jax import random
+from numpyro.distributions import constraints
+
+from ._checks import check_bool, check_targets, check_X
+from ._priors import Param, resolve_priors, sample_params
+from ._types import Simulation
+
+OPTIONS = {"fit_intercept": True}
+HAS_TARGET = True
+
+
+def params(num_features, *, fit_intercept=True):
+    """``{name: Param}``: shape, domain and default prior of ``a``, ``b``, ``sigma``."""
+    spec = {"a": Param((num_features,), constraints.real, lambda: dist.Normal(0.0, 10.0))}
+    if fit_intercept:
+        spec["b"] = Param((), constraints.real, lambda: dist.Normal(0.0, 10.0))
+    spec["sigma"] = Param((), constraints.positive, lambda: dist.HalfNormal(10.0))
+    return spec
+
+
+def check_data(X, y, *, fit_intercept=True):
+    """Validated ``{"X": (N, D), "y": (N,)}`` in float64; raises ``ValueError``/``TypeError``."""
+    check_bool("fit_intercept", fit_intercept)
+    X = check_X(X)
+    return {"X": X, "y": check_targets(y, X.shape[0])}
+
+
+def model(X, y=None, *, priors=None, fit_intercept=True):
+    """Y | x ~ N(a^T x + b, sigma^2) for each row of ``X`` (eq. 1.10)."""
+    X = jnp.atleast_1d(X)
+    X = X[:, None] if X.ndim == 1 else X
+    theta = sample_params(resolve_priors(priors, params(X.shape[1], fit_intercept=fit_intercept)))
+    mean = X @ theta["a"] + theta.get("b", 0.0)
+    with numpyro.plate("data", X.shape[0]):
+        numpyro.sample("y", dist.Normal(mean, theta["sigma"]), obs=y)
+
+
+def mle(X, y, *, fit_intercept=True):
+    """Closed-form ML: least squares for (a, b), sigma^2 = RSS / N (Remark 1.6)."""
+    data = check_data(X, y, fit_intercept=fit_intercept)
+    X, y = data["X"], data["y"]
+    design = np.column_stack([X, np.ones(len(X))]) if fit_intercept else X
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    rss = np.sum((y - design @ coef) ** 2)
+    out = {"a": coef[: X.shape[1]]}
+    if fit_intercept:
+        out["b"] = coef[-1]
+    out["sigma"] = np.sqrt(rss / len(y))
+    return out
+
+
+def init_values(rng_key, X, y, *, fit_intercept=True):
+    """A start for optimisers on the data's scale: no slope, the mean level, the spread of y."""
+    level = np.mean(y) if fit_intercept else 0.0
+    out = {"a": np.zeros(X.shape[1]), "b": level}
+    if not fit_intercept:
+        del out["b"]
+    out["sigma"] = max(np.sqrt(np.mean((y - level) ** 2)), 1e-6)
+    return out
+
+
+def simulate(rng_key, num_data=100, num_features=1, *, a=None, b=0.5, sigma=0.5, fit_intercept=True):
+    """Draw ``X ~ N(0, I)`` and ``y`` from the model at known parameters.
+
+    Returns
+    -------
+    Simulation
+        ``data = {"X": (N, D), "y": (N,)}`` and ``params = {"a", "b", "sigma"}``; ``a`` defaults
+        to ``linspace(1, -1, D)``.
+    """
+    a = jnp.linspace(1.0, -1.0, num_features) if a is None else jnp.asarray(a, dtype=float)
+    b = b if fit_intercept else 0.0
+    key_x, key_y = random.split(rng_key)
+    X = random.normal(key_x, (num_data, num_features))
+    y = X @ a + b + sigma * random.normal(key_y, (num_data,))
+    truth = {"a": a, "b": jnp.asarray(b), "sigma": jnp.asarray(sigma)}
+    if not fit_intercept:
+        del truth["b"]
+    return Simulation({"X": X, "y": y}, truth)

@@ -1,0 +1,117 @@
+r"""Logistic regression (Example 1.5, eq. 1.12-1.14; eq. 1.2 of Example 1.1).
+
+Generative process for labels given inputs, with a feature map ``phi``::
+
+    a ~ N(0, 10^2) elementwise,  b ~ N(0, 10^2)
+    s(x) = a^T phi(x) + b
+    y_n | x_n ~ Bernoulli(sigmoid(s(x_n))),   n = 1, ..., N      (eq. 1.12)
+
+``phi`` is the identity (``degree=1``) or every monomial of the features of total degree
+1, ..., ``degree`` (a polynomial feature map, scikit-learn's ``PolynomialFeatures`` without the
+constant column). The log-likelihood (eq. 1.14) is
+``sum_n y_n log sigmoid(s_n) + (1 - y_n) log(1 - sigmoid(s_n))``: minus N times the binary
+cross-entropy, the notes' "does this expression seem familiar?". It is evaluated from logits
+(``Bernoulli(logits=s)``) so that it stays finite for large |s|.
+
+Shapes: ``X`` (N, D), ``y`` (N,) in {0, 1}, ``a`` (F,) with F the number of features after
+``phi`` (F = D for the identity), ``b`` ().
+"""
+
+import itertools
+
+import jax.numpy as jnp
+import numpy as np
+import numpyro
+import numpyro.distributions as dist
+from jax import random
+from jax.nn import sigmoid
+from numpyro.distributions import constraints
+
+from ._checks import check_bool, check_int, check_labels, check_X
+from ._priors import Param, resolve_priors, sample_params
+from ._types import Simulation
+
+OPTIONS = {"fit_intercept": True, "degree": 1}
+HAS_TARGET = True
+
+
+def _monomials(num_features, degree):
+    return [
+        combo
+        for d in range(1, degree + 1)
+        for combo in itertools.combinations_with_replacement(range(num_features), d)
+    ]
+
+
+def num_mapped_features(num_features, degree=1):
+    """F, the length of ``phi(x)`` for D = ``num_features``: C(D + degree, degree) - 1."""
+    return len(_monomials(num_features, degree))
+
+
+def feature_map(X, degree=1):
+    """``phi(X)``: the monomials of total degree 1..``degree``, shape (N, F), in scikit-learn's order."""
+    X = jnp.asarray(X)
+    X = X[:, None] if X.ndim == 1 else X
+    if degree == 1:
+        return X
+    return jnp.stack([jnp.prod(X[:, list(combo)], axis=1) for combo in _monomials(X.shape[1], degree)], axis=1)
+
+
+def params(num_features, *, fit_intercept=True, degree=1):
+    """``{name: Param}`` for ``a`` (over the mapped features) and ``b``."""
+    F = num_mapped_features(num_features, degree)
+    spec = {"a": Param((F,), constraints.real, lambda: dist.Normal(0.0, 10.0))}
+    if fit_intercept:
+        spec["b"] = Param((), constraints.real, lambda: dist.Normal(0.0, 10.0))
+    return spec
+
+
+def check_data(X, y, *, fit_intercept=True, degree=1):
+    """Validated ``{"X": (N, D) float64, "y": (N,) int64 in {0, 1}}``."""
+    check_bool("fit_intercept", fit_intercept)
+    check_int("degree", degree, minimum=1)
+    X = check_X(X)
+    return {"X": X, "y": check_labels(y, X.shape[0], 2, every_class=False)}
+
+
+def logits(theta, X, *, degree=1):
+    """``s(x) = a^T phi(x) + b`` for each row of ``X``, shape (N,)."""
+    return feature_map(X, degree) @ jnp.asarray(theta["a"]) + theta.get("b", 0.0)
+
+
+def model(X, y=None, *, priors=None, fit_intercept=True, degree=1):
+    """y | x ~ Bernoulli(sigmoid(a^T phi(x) + b)) for each row of ``X`` (eq. 1.12)."""
+    X = jnp.atleast_1d(X)
+    X = X[:, None] if X.ndim == 1 else X
+    spec = params(X.shape[1], fit_intercept=fit_intercept, degree=degree)
+    theta = sample_params(resolve_priors(priors, spec))
+    with numpyro.plate("data", X.shape[0]):
+        numpyro.sample("y", dist.Bernoulli(logits=logits(theta, X, degree=degree)), obs=y)
+
+
+def predict_proba(theta, X, *, degree=1):
+    """``p(y = 1 | x) = sigmoid(s(x))`` for each row of ``X``, shape (N,)."""
+    return sigmoid(logits(theta, X, degree=degree))
+
+
+def init_values(rng_key, X, y, *, fit_intercept=True, degree=1):
+    """A start for optimisers: no slope and the intercept of the base rate."""
+    out = {"a": np.zeros(num_mapped_features(X.shape[1], degree))}
+    if fit_intercept:
+        rate = np.clip(np.mean(y), 0.01, 0.99)
+        out["b"] = np.log(rate / (1.0 - rate))
+    return out
+
+
+def simulate(rng_key, num_data=200, num_features=2, *, a=None, b=-0.5, fit_intercept=True, degree=1):
+    """Draw ``X ~ N(0, I)`` and labels from the model at known parameters.
+
+    ``a`` defaults to ``linspace(2, -2, F)``; returns ``Simulation(data, params)``.
+    """
+    F = num_mapped_features(num_features, degree)
+    a = jnp.linspace(2.0, -2.0, F) if a is None else jnp.asarray(a, dtype=float)
+    truth = {"a": a, "b": jnp.asarray(b)} if fit_intercept else {"a": a}
+    key_x, key_y = random.split(rng_key)
+    X = random.normal(key_x, (num_data, num_features))
+    y = random.bernoulli(key_y, predict_proba(truth, X, degree=degree)).astype(jnp.int32)
+    return Simulation({"X": X, "y": y}, truth)
