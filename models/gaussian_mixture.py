@@ -110,7 +110,7 @@ def init_values(rng_key, X, y=None, *, num_components=2, covariance_type="full",
 def simulate(rng_key, num_data=500, num_features=2, *, num_components=2, covariance_type="full", pi=None, mu=None, cov=None):
     """Draw assignments and points at known parameters; returns ``Simulation(data, params)``.
 
-    ``data`` holds ``X`` and the true assignments ``z``. Defaults: equal ``pi``; means on a
+    ``params`` holds the true assignments ``z`` beside ``pi, mu, cov, sigma``. Defaults: equal ``pi``; means on a
     circle of radius 4 in the first two coordinates, so that the components are well
     separated; unit covariances (with correlation 0.3 between neighbouring features for full).
     """
@@ -131,4 +131,4 @@ def simulate(rng_key, num_data=500, num_features=2, *, num_components=2, covaria
     chol = jnp.broadcast_to(jnp.linalg.cholesky(cov), (K, D, D))
     X = mu[z] + jnp.einsum("nde,ne->nd", chol[z], random.normal(key_x, (num_data, D)))
     truth = {"pi": pi, "mu": mu, "cov": cov, **_gaussian.scales_from_cov(cov, covariance_type)}
-    return Simulation({"X": X, "z": z}, truth)
+    return Simulation({"X": X}, {**truth, "z": z})

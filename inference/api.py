@@ -1,0 +1,99 @@
+"""``fit(model, data, method)``: one call for every lecture model and every inference method."""
+
+import types
+
+import models
+from models._checks import check_choice, check_int
+from models._priors import resolve_priors
+
+from . import map as map_method
+from . import ml as ml_method
+from ._point import OPTIMIZERS
+
+METHODS = {"ml": ml_method, "map": map_method}
+
+
+def _resolve_model(model):
+    if isinstance(model, str):
+        if model not in models.MODELS:
+            raise ValueError(f"model must be one of {sorted(models.MODELS)} or one of their modules; got {model!r}")
+        return models.MODELS[model]
+    if isinstance(model, types.ModuleType) and model in models.MODELS.values():
+        return model
+    raise TypeError(f"model must be a module of models/ or its name {sorted(models.MODELS)}; got {model!r}")
+
+
+def _split_options(module, runner, method, options):
+    unknown = sorted(set(options) - set(module.OPTIONS) - set(runner.OPTIONS))
+    if unknown:
+        name = module.__name__.rsplit(".", 1)[-1]
+        raise ValueError(
+            f"unknown option(s) {unknown}; {name} takes {sorted(module.OPTIONS)} "
+            f"and method {method!r} takes {sorted(runner.OPTIONS)}"
+        )
+    model_options = {k: options.get(k, v) for k, v in module.OPTIONS.items()}
+    method_options = {k: options.get(k, v) for k, v in runner.OPTIONS.items()}
+    return model_options, method_options
+
+
+def _check_method_options(options):
+    if "optimizer" in options:
+        check_choice("optimizer", options["optimizer"], OPTIMIZERS)
+    if "max_iter" in options:
+        check_int("max_iter", options["max_iter"], minimum=1)
+    for name in ("gtol", "ftol", "learning_rate"):
+        value = options.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0):
+            raise ValueError(f"{name} must be a positive number or None; got {value!r}")
+
+
+def _check_data(module, data):
+    name = module.__name__.rsplit(".", 1)[-1]
+    if not isinstance(data, dict):
+        raise TypeError(f"data must be a dict with key 'X'{' and y' if module.HAS_TARGET else ''}; got {type(data).__name__}")
+    expected = {"X", "y"} if module.HAS_TARGET else {"X"}
+    unknown = sorted(set(data) - expected)
+    if unknown:
+        raise ValueError(f"data has unknown key(s) {unknown}; {name} uses {sorted(expected)}")
+    if "X" not in data:
+        raise ValueError(f"data must have key 'X'; got keys {sorted(data)}")
+    if module.HAS_TARGET and data.get("y") is None:
+        raise ValueError(f"data must have key 'y' for {name}, which models y given X; got keys {sorted(data)}")
+    return data
+
+
+def fit(model, data, method, *, priors=None, seed=0, **options):
+    """Fit a lecture model to data with the named inference method.
+
+    Parameters
+    ----------
+    model : module or str
+        A module of :mod:`models` or its name (``"linear_regression"``, ...).
+    data : dict
+        ``{"X": (num_data, num_features)}`` plus ``"y": (num_data,)`` where the model has a target.
+    method : str
+        A key of :data:`METHODS` (``"ml"``, ``"map"``).
+    priors : dict, optional
+        ``{parameter: NumPyro distribution or "flat"}`` replacing the model's stated defaults.
+    seed : int, default 0
+        Seeds everything random (initialisation included).
+    **options
+        The model's options (its ``OPTIONS``) and the method's options (``METHODS[method].OPTIONS``)
+        by name; any other name is an error.
+
+    Returns
+    -------
+    Fit
+    """
+    module = _resolve_model(model)
+    if not isinstance(method, str) or method not in METHODS:
+        raise ValueError(f"method must be one of {sorted(METHODS)}; got {method!r}")
+    runner = METHODS[method]
+    model_options, method_options = _split_options(module, runner, method, options)
+    check_int("seed", seed, minimum=0)
+    _check_method_options(options)
+    data = _check_data(module, data)
+    args = (data["X"], data["y"]) if module.HAS_TARGET else (data["X"],)
+    data = module.check_data(*args, **model_options)
+    resolve_priors(priors, module.params(data["X"].shape[1], **model_options))
+    return runner.run(module, data, priors=priors, seed=seed, model_options=model_options, **method_options)

@@ -1,0 +1,52 @@
+"""``Fit``: the one result type of every inference method."""
+
+from typing import NamedTuple
+
+import numpy as np
+
+
+class Fit(NamedTuple):
+    """What ``fit`` returns, whatever the method.
+
+    Attributes
+    ----------
+    method : str
+        The method's name in :data:`inference.METHODS`.
+    params : dict
+        Point estimate (constrained) under the notes' names, deterministic sites included.
+    losses : numpy.ndarray
+        The objective trace: what the method minimised, one value per step, starting at the
+        initial point (negative log-likelihood for ``"ml"``, negative log joint for ``"map"``).
+    converged : bool
+    num_steps : int
+    model : module
+        The model module of :mod:`models`.
+    options : dict
+        The model's options, defaults filled in.
+    data : dict
+        The validated data (``"X"`` and, where the model has one, ``"y"``).
+    priors : dict or None
+        The user's priors (None: the model's stated defaults).
+    seed : int
+    method_options : dict
+        The method's options, defaults filled in.
+    info : dict
+        Method-specific diagnostics (for optimisers: ``status``, ``grad_norm``).
+    """
+
+    method: str
+    params: dict
+    losses: np.ndarray
+    converged: bool
+    num_steps: int
+    model: object
+    options: dict
+    data: dict
+    priors: dict | None
+    seed: int
+    method_options: dict
+    info: dict
+
+    @property
+    def model_name(self):
+        return self.model.__name__.rsplit(".", 1)[-1]
