@@ -14,7 +14,6 @@ shapes: a second fit of new data of the same shape does not recompile.
 import warnings
 from collections import OrderedDict
 from functools import partial
-from typing import NamedTuple
 
 import jax
 import numpy as np
@@ -44,12 +43,6 @@ class ConvergenceWarning(UserWarning):
     """An iterative method stopped before its convergence test was met."""
 
 
-class _Solver(NamedTuple):
-    svi: SVI
-    guide: AutoDelta
-    solve: callable
-
-
 _SOLVERS = OrderedDict()
 _MAX_SOLVERS = 64
 
@@ -67,26 +60,37 @@ def _freeze(value):
 def _tolerances(gtol, ftol):
     x64 = jax.config.jax_enable_x64
     gtol = (1e-9 if x64 else 1e-5) if gtol is None else gtol
-    ftol = (1e-14 if x64 else 1e-7) if ftol is None else ftol
+    # a stall is declared only when the objective moves by no more than its last bit
+    ftol = float(np.finfo(np.float64 if x64 else np.float32).eps) if ftol is None else ftol
     return gtol, ftol
 
 
-def _build_solver(model, num_data, *, optimizer, max_iter, gtol, ftol, learning_rate, example_data):
-    enumerated = any(is_enumerated(site) for site in handlers.trace(handlers.seed(model, 0)).get_trace(**example_data).values())
+def _solve(rng_key, start, data, *, model, target, optimizer, max_iter, gtol, ftol, learning_rate):
+    """Set up SVI on ``target`` and minimise its loss from ``start``; traced by ``jax.jit``.
+
+    Everything stateful (the guide's prototype, SVI's transforms) is built inside the trace, so
+    the whole fit is one compiled program and a retrace for new shapes starts afresh.
+    """
+    sites = handlers.trace(handlers.seed(target, rng_key)).get_trace(**data)
+    enumerated = any(is_enumerated(site) for site in sites.values())
     elbo = TraceEnum_ELBO(max_plate_nesting=1) if enumerated else Trace_ELBO()
-    guide = AutoDelta(hide_enumerated(model), init_loc_fn=init_to_median)
+    guide = AutoDelta(hide_enumerated(target), init_loc_fn=init_to_median)
     # SVI gives the parameter layout and transforms; the steps are taken by optim.minimize
-    svi = SVI(model, guide, optax.lbfgs() if optimizer == "lbfgs" else optax.adam(learning_rate), elbo)
+    svi = SVI(target, guide, optax.lbfgs() if optimizer == "lbfgs" else optax.adam(learning_rate), elbo)
+    state = svi.init(rng_key, init_params=start, **data)
+    num_data = data["X"].shape[0]
 
-    def solve(unconstrained, data):
-        def loss(u):
-            return elbo.loss(random.PRNGKey(0), svi.constrain_fn(u), model, guide, **data) / num_data
+    def loss(unconstrained):
+        return elbo.loss(rng_key, svi.constrain_fn(unconstrained), target, guide, **data) / num_data
 
-        return optim.minimize(
-            loss, unconstrained, optimizer=optimizer, max_iter=max_iter, gtol=gtol, ftol=ftol, learning_rate=learning_rate
-        )
-
-    return _Solver(svi, guide, jax.jit(solve))
+    result = optim.minimize(
+        loss, svi.optim.get_params(state.optim_state), optimizer=optimizer, max_iter=max_iter,
+        gtol=gtol, ftol=ftol, learning_rate=learning_rate,
+    )
+    latent = guide.median(svi.constrain_fn(result.params))
+    trace = handlers.trace(handlers.seed(handlers.substitute(model, data=latent), rng_key)).get_trace(**data)
+    deterministic = {name: site["value"] for name, site in trace.items() if site["type"] == "deterministic"}
+    return {**latent, **deterministic}, result._replace(params=None)
 
 
 def check_init(init, spec):
@@ -116,28 +120,23 @@ def point_estimate(method, module, data, *, priors, seed, model_options, likelih
     gtol, ftol = _tolerances(gtol, ftol)
     model = partial(module.model, priors=priors, **model_options)
     target = likelihood_only(model) if likelihood else model
-    num_data = data["X"].shape[0]
-    key = (module.__name__, likelihood, _freeze(model_options), _freeze(priors), optimizer, max_iter, gtol, ftol,
-           learning_rate, tuple((k, v.shape) for k, v in sorted(data.items())))
+    key = (module.__name__, likelihood, _freeze(model_options), _freeze(priors), optimizer, max_iter, gtol, ftol, learning_rate)
     solver = _SOLVERS.get(key)
     if solver is None:
-        solver = _build_solver(target, num_data, optimizer=optimizer, max_iter=max_iter, gtol=gtol, ftol=ftol,
-                               learning_rate=learning_rate, example_data=data)
+        solver = jax.jit(partial(_solve, model=model, target=target, optimizer=optimizer, max_iter=max_iter,
+                                 gtol=gtol, ftol=ftol, learning_rate=learning_rate))
         _SOLVERS[key] = solver
         while len(_SOLVERS) > _MAX_SOLVERS:
             _SOLVERS.popitem(last=False)
 
     key_init, key_svi = random.split(random.PRNGKey(seed))
     start = {**module.init_values(key_init, data["X"], data.get("y"), **model_options), **start}
-    init_params = {f"{name}_auto_loc": np.asarray(value, dtype=np.float64) for name, value in start.items() if name in spec}
-    state = solver.svi.init(key_svi, init_params=init_params, **data)
-    result = solver.solve(solver.svi.optim.get_params(state.optim_state), data)
-
+    start = {f"{name}_auto_loc": np.asarray(value, dtype=np.float64) for name, value in start.items()}
+    params, result = solver(key_svi, start, data)
+    num_data = data["X"].shape[0]
     num_steps = int(result.num_steps)
     status = int(result.status)
     converged = status in optim.CONVERGED
-    latent = solver.guide.median(solver.svi.constrain_fn(result.params))
-    params = {**latent, **_deterministic_sites(model, latent, data)}
     if not converged:
         warnings.warn(
             f"{method} for {module.__name__.rsplit('.', 1)[-1]} did not converge after {num_steps} steps: "
@@ -161,8 +160,3 @@ def point_estimate(method, module, data, *, priors, seed, model_options, likelih
                             learning_rate=learning_rate, init=init),
         info={"status": optim.STATUS.get(status, "running"), "grad_norm": float(result.grad_norm)},
     )
-
-
-def _deterministic_sites(model, values, data):
-    trace = handlers.trace(handlers.seed(handlers.substitute(model, data=values), 0)).get_trace(**data)
-    return {name: site["value"] for name, site in trace.items() if site["type"] == "deterministic"}

@@ -56,7 +56,7 @@ def _status(k, value, prev, grad_norm, *, max_iter, gtol, ftol):
     )
 
 
-def minimize(loss_fn, params, *, optimizer="lbfgs", max_iter=1000, gtol=1e-9, ftol=1e-14, learning_rate=1e-2):
+def minimize(loss_fn, params, *, optimizer="lbfgs", max_iter=1000, gtol=1e-9, ftol=2.2e-16, learning_rate=1e-2):
     """Minimise ``loss_fn(params)`` over a pytree of real arrays.
 
     Parameters
@@ -69,7 +69,7 @@ def minimize(loss_fn, params, *, optimizer="lbfgs", max_iter=1000, gtol=1e-9, ft
     optimizer : {"lbfgs", "adam"}, default "lbfgs"
     max_iter : int, default 1000
     gtol : float, default 1e-9
-    ftol : float, default 1e-14
+    ftol : float, default 2.2e-16
     learning_rate : float, default 1e-2
         Adam's step size; unused by L-BFGS, whose step comes from the line search.
 

@@ -37,9 +37,11 @@ class FirstColumnOrderedTransform(Transform):
     codomain = first_column_ordered
 
     def __call__(self, x):
+        x = jnp.asarray(x)
         return x.at[..., 0].set(OrderedTransform()(x[..., 0]))
 
     def _inverse(self, y):
+        y = jnp.asarray(y)
         return y.at[..., 0].set(OrderedTransform().inv(y[..., 0]))
 
     def log_abs_det_jacobian(self, x, y, intermediates=None):
