@@ -71,13 +71,13 @@ def _solve(rng_key, start, data, *, model, target, optimizer, max_iter, gtol, ft
     Everything stateful (the guide's prototype, SVI's transforms) is built inside the trace, so
     the whole fit is one compiled program and a retrace for new shapes starts afresh.
     """
-    sites = handlers.trace(handlers.seed(target, rng_key)).get_trace(**data)
+    sites = handlers.trace(handlers.seed(handlers.substitute(target, data=start), rng_key)).get_trace(**data)
     enumerated = any(is_enumerated(site) for site in sites.values())
     elbo = TraceEnum_ELBO(max_plate_nesting=1) if enumerated else Trace_ELBO()
     guide = AutoDelta(hide_enumerated(target), init_loc_fn=init_to_median)
     # SVI gives the parameter layout and transforms; the steps are taken by optim.minimize
     svi = SVI(target, guide, optax.lbfgs() if optimizer == "lbfgs" else optax.adam(learning_rate), elbo)
-    state = svi.init(rng_key, init_params=start, **data)
+    state = svi.init(rng_key, init_params={f"{name}_auto_loc": value for name, value in start.items()}, **data)
     num_data = data["X"].shape[0]
 
     def loss(unconstrained):
@@ -131,7 +131,7 @@ def point_estimate(method, module, data, *, priors, seed, model_options, likelih
 
     key_init, key_svi = random.split(random.PRNGKey(seed))
     start = {**module.init_values(key_init, data["X"], data.get("y"), **model_options), **start}
-    start = {f"{name}_auto_loc": np.asarray(value, dtype=np.float64) for name, value in start.items()}
+    start = {name: np.asarray(value, dtype=np.float64) for name, value in start.items()}
     params, result = solver(key_svi, start, data)
     num_data = data["X"].shape[0]
     num_steps = int(result.num_steps)
@@ -158,5 +158,9 @@ def point_estimate(method, module, data, *, priors, seed, model_options, likelih
         seed=seed,
         method_options=dict(optimizer=optimizer, max_iter=max_iter, gtol=gtol, ftol=ftol,
                             learning_rate=learning_rate, init=init),
-        info={"status": optim.STATUS.get(status, "running"), "grad_norm": float(result.grad_norm)},
+        info={
+            "status": optim.STATUS.get(status, "running"),
+            "grad_norm": float(result.grad_norm),
+            "min_eigenvalue": float(result.min_eigenvalue),
+        },
     )

@@ -31,7 +31,8 @@ class Fit(NamedTuple):
     method_options : dict
         The method's options, defaults filled in.
     info : dict
-        Method-specific diagnostics (for optimisers: ``status``, ``grad_norm``).
+        Method-specific diagnostics (for optimisers: ``status``, ``grad_norm`` and the
+        Hessian's ``min_eigenvalue`` in the unconstrained space, per data point).
     """
 
     method: str

@@ -106,8 +106,16 @@ class Diffeomorphism(Transform):
             raise ValueError(f"event_dim must be 0 or 1; got {event_dim!r}")
         real = constraints.real if event_dim == 0 else constraints.real_vector
         self.forward, self.inverse, self._event_dim = forward, inverse, event_dim
-        self.domain = real if domain is None else domain
-        self.codomain = real if codomain is None else codomain
+        self._domain = real if domain is None else domain
+        self._codomain = real if codomain is None else codomain
+
+    @property
+    def domain(self):
+        return self._domain
+
+    @property
+    def codomain(self):
+        return self._codomain
 
     def __call__(self, x):
         return self.forward(x)
@@ -119,8 +127,8 @@ class Diffeomorphism(Transform):
         return log_abs_det_jacobian(self.forward, x, self._event_dim)
 
     def tree_flatten(self):
-        return (), ((), {"forward": self.forward, "inverse": self.inverse, "event_dim": self._event_dim,
-                         "domain": self.domain, "codomain": self.codomain})
+        return (), ((), {"forward": self.forward, "inverse": self.inverse, "_event_dim": self._event_dim,
+                         "domain": self._domain, "codomain": self._codomain})
 
 
 class Pushforward(dist.TransformedDistribution):

@@ -1,0 +1,134 @@
+"""ML and MAP through the one ``fit`` call, for every lecture model."""
+
+import warnings
+
+import jax
+import numpy as np
+import numpyro.distributions as dist
+import pytest
+
+import models
+from inference import METHODS, ConvergenceWarning, Fit, fit
+from inference import _point
+
+# every lecture model on small simulated data, with the options its simulation used
+CASES = {
+    "linear_regression": (lambda k: models.linear_regression.simulate(k, 60, 2), {}),
+    "logistic_regression": (lambda k: models.logistic_regression.simulate(k, 150, 2), {}),
+    "gaussian_classifier": (lambda k: models.gaussian_classifier.simulate(k, 150, 2), {}),
+    "gaussian_mixture": (lambda k: models.gaussian_mixture.simulate(k, 150, 2), {"num_components": 2}),
+    "pushforward": (lambda k: models.pushforward.simulate(k, 300), {}),
+}
+
+
+def _data(name, seed=0):
+    simulate, options = CASES[name]
+    return simulate(jax.random.PRNGKey(seed)).data, options
+
+
+def _close(a, b, rtol):
+    assert a.keys() == b.keys()
+    for name in a:
+        np.testing.assert_allclose(a[name], b[name], rtol=rtol, atol=1e-7, err_msg=name)
+
+
+@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize("method", ["ml", "map"])
+def test_every_model_through_the_same_call(name, method):
+    data, options = _data(name)
+    result = fit(name, data, method, **options)
+    assert isinstance(result, Fit) and result.method == method and result.converged
+    assert result.model is models.MODELS[name] and result.model_name == name
+    assert all(np.all(np.isfinite(v)) for v in result.params.values())
+    assert set(models.MODELS[name].params(data["X"].reshape(len(data["X"]), -1).shape[1], **options)) <= set(result.params)
+    # the optimiser decreased the objective it reports
+    assert result.losses[-1] < result.losses[0]
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_map_with_flat_priors_equals_ml(name):
+    data, options = _data(name)
+    X = np.asarray(data["X"]).reshape(len(data["X"]), -1)
+    flat = {p: "flat" for p in models.MODELS[name].params(X.shape[1], **options)}
+    ml = fit(name, data, "ml", **options)
+    map_flat = fit(name, data, "map", priors=flat, **options)
+    # the same objective from the same start: the same optimum to the optimiser's precision
+    _close(map_flat.params, ml.params, rtol=1e-6)
+    np.testing.assert_allclose(map_flat.losses, ml.losses, rtol=1e-12)
+
+
+def test_map_with_a_very_wide_prior_approaches_ml():
+    data, _ = _data("linear_regression")
+    ml = fit("linear_regression", data, "ml")
+    wide = {"a": dist.Normal(0.0, 1e4), "b": dist.Normal(0.0, 1e4), "sigma": dist.HalfNormal(1e4)}
+    narrow = {"a": dist.Normal(0.0, 0.1)}
+    # the log prior's gradient is theta / 1e8, so the mode moves by ~1e-8 relative
+    _close(fit("linear_regression", data, "map", priors=wide).params, ml.params, rtol=1e-6)
+    assert np.max(np.abs(fit("linear_regression", data, "map", priors=narrow).params["a"])) < np.max(np.abs(ml.params["a"]))
+
+
+def test_ml_ignores_the_priors():
+    data, _ = _data("logistic_regression")
+    odd = {"a": dist.Normal(5.0, 0.01), "b": dist.Cauchy(3.0, 0.1)}
+    _close(fit("logistic_regression", data, "ml", priors=odd).params, fit("logistic_regression", data, "ml").params, rtol=1e-6)
+
+
+def test_compiles_once_per_shape():
+    data, _ = _data("linear_regression", seed=1)
+    fit("linear_regression", data, "ml")
+    solver = next(s for k, s in reversed(_point._SOLVERS.items()) if k[0] == "models.linear_regression" and k[1])
+    before = solver._cache_size()
+    for seed in (2, 3):
+        fit("linear_regression", _data("linear_regression", seed=seed)[0], "ml", seed=seed)
+    assert solver._cache_size() == before
+    more = models.linear_regression.simulate(jax.random.PRNGKey(4), 61, 2).data
+    fit("linear_regression", more, "ml")
+    assert solver._cache_size() == before + 1
+
+
+def test_non_convergence_is_reported():
+    data, _ = _data("logistic_regression")
+    with pytest.warns(ConvergenceWarning, match=r"ml for logistic_regression did not converge after 2 steps: max_iter reached"):
+        result = fit("logistic_regression", data, "ml", max_iter=2)
+    assert not result.converged and result.num_steps == 2 and result.info["status"] == "max_iter reached"
+
+
+def test_a_saddle_point_is_not_reported_as_an_optimum():
+    data, options = _data("gaussian_mixture")
+    good = fit("gaussian_mixture", data, "ml", **options)
+    # both components started on one point: by symmetry the gradient keeps them together and
+    # L-BFGS converges to a saddle of eq. 1.15 (the trap of numpyro.optim.Minimize)
+    same = {"mu": np.zeros((2, 2)), "pi": np.array([0.5, 0.5])}
+    with pytest.warns(ConvergenceWarning, match="stopped at a saddle point"):
+        poor = fit("gaussian_mixture", data, "ml", init=same, **options)
+    assert not poor.converged and poor.info["min_eigenvalue"] < 0
+    assert poor.losses[-1] > good.losses[-1] and good.info["min_eigenvalue"] > 0
+
+
+def test_adam_is_an_option():
+    data, _ = _data("linear_regression")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        result = fit("linear_regression", data, "ml", optimizer="adam", learning_rate=0.05, max_iter=3000)
+    np.testing.assert_allclose(result.params["a"], fit("linear_regression", data, "ml").params["a"], rtol=1e-3)
+
+
+def test_init_sets_the_start():
+    data, _ = _data("linear_regression")
+    result = fit("linear_regression", data, "ml", init={"sigma": 3.0}, max_iter=1)
+    # one step from sigma = 3 cannot have reached the optimum; the start is the trace's first value
+    X, y = np.asarray(data["X"]), np.asarray(data["y"])
+    nll0 = 0.5 * len(y) * np.log(2 * np.pi * 9.0) + np.sum((y - y.mean()) ** 2) / 18.0
+    np.testing.assert_allclose(result.losses[0], nll0, rtol=1e-12)
+
+
+def test_same_seed_same_result():
+    data, options = _data("gaussian_mixture")
+    a = fit("gaussian_mixture", data, "map", seed=7, **options)
+    b = fit("gaussian_mixture", data, "map", seed=7, **options)
+    for name in a.params:
+        np.testing.assert_array_equal(a.params[name], b.params[name])
+
+
+def test_methods_table_lists_ml_and_map():
+    assert {"ml", "map"} <= set(METHODS)
