@@ -143,7 +143,7 @@ def point_estimate(method, module, data, *, priors, seed, model_options, likelih
             f"{optim.STATUS[status]} (max |gradient| = {float(result.grad_norm):.3g} per data point). "
             "Try another start (init=...), a larger max_iter, or standardised data.",
             ConvergenceWarning,
-            stacklevel=3,
+            stacklevel=4,  # the caller of fit
         )
     return Fit(
         method=method,

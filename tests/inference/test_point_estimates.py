@@ -115,7 +115,8 @@ def test_adam_is_an_option():
 
 def test_init_sets_the_start():
     data, _ = _data("linear_regression")
-    result = fit("linear_regression", data, "ml", init={"sigma": 3.0}, max_iter=1)
+    with pytest.warns(ConvergenceWarning):
+        result = fit("linear_regression", data, "ml", init={"sigma": 3.0}, max_iter=1)
     # one step from sigma = 3 cannot have reached the optimum; the start is the trace's first value
     X, y = np.asarray(data["X"]), np.asarray(data["y"])
     nll0 = 0.5 * len(y) * np.log(2 * np.pi * 9.0) + np.sum((y - y.mean()) ** 2) / 18.0
