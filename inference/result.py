@@ -51,3 +51,16 @@ class Fit(NamedTuple):
     @property
     def model_name(self):
         return self.model.__name__.rsplit(".", 1)[-1]
+
+
+def scalar_params(params):
+    """``{"mu[1,0]": value, ...}``: every scalar of a params dict, for tables."""
+    out = {}
+    for name, value in params.items():
+        value = np.asarray(value)
+        if value.ndim == 0:
+            out[name] = float(value)
+            continue
+        for index in np.ndindex(value.shape):
+            out[f"{name}[{','.join(map(str, index))}]"] = float(value[index])
+    return out

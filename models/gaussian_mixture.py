@@ -88,10 +88,8 @@ def log_likelihood(theta, X):
     return _gaussian.marginal_log_density(X, theta["pi"], theta["mu"], theta["cov"])
 
 
-def init_values(rng_key, X, y=None, *, num_components=2, covariance_type="full", ordered=False):
-    """A start for optimisers: ``mu`` seeded by k-means++ (Arthur & Vassilvitskii, 2007), equal
-    weights, and every component with the data's overall spread."""
-    X = np.asarray(X, dtype=np.float64)
+def _kmeans(rng_key, X, num_components, max_iter=100):
+    """Lloyd's k-means from k-means++ seeds (Arthur & Vassilvitskii, 2007); returns labels."""
     keys = random.split(rng_key, num_components)
     chosen = [int(random.randint(keys[0], (), 0, len(X)))]
     for key in keys[1:]:
@@ -99,12 +97,36 @@ def init_values(rng_key, X, y=None, *, num_components=2, covariance_type="full",
         with np.errstate(divide="ignore"):  # chosen points get log 0 = -inf, never re-chosen
             logits = np.log(dist2) if dist2.sum() > 0 else np.zeros(len(X))
         chosen.append(int(random.categorical(key, logits)))
-    mu = X[chosen]
+    centres = X[chosen]
+    labels = np.full(len(X), -1)
+    for _ in range(max_iter):
+        new = ((X[:, None, :] - centres[None]) ** 2).sum(-1).argmin(axis=1)
+        if np.array_equal(new, labels):
+            break
+        labels = new
+        centres = np.array([X[labels == k].mean(0) if np.any(labels == k) else centres[k] for k in range(num_components)])
+    return labels
+
+
+def init_values(rng_key, X, y=None, *, num_components=2, covariance_type="full", ordered=False):
+    """A start for optimisers, as scikit-learn's default: fit each k-means cluster by ML.
+
+    A cluster's covariance gets a ridge of 1e-3 of the data's average variance, so that a
+    cluster of one point still starts with a proper Gaussian; empty clusters get the data's
+    spread.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    labels = _kmeans(rng_key, X, num_components)
+    one_hot = np.eye(num_components)[labels] + 1e-10  # no empty cluster: every N_k > 0
+    ridge = 1e-3 * np.mean(np.var(X, axis=0)) + 1e-12
+    theta = _gaussian.weighted_estimates(X, one_hot, covariance_type, reg_covar=ridge)
     if ordered:
-        mu = mu[np.argsort(mu[:, 0])]
+        order = np.argsort(theta["mu"][:, 0])
+        theta = {k: (v if k == "cov" and covariance_type == "tied" else v[order]) for k, v in theta.items()}
         # strictly increasing, or the start lies outside the ordered support
-        mu[:, 0] += np.arange(num_components) * 1e-6 * (1.0 + np.abs(mu[:, 0]).max())
-    return {**_gaussian.broad_start(X, num_components, covariance_type), "mu": mu}
+        theta["mu"][:, 0] += np.arange(num_components) * 1e-6 * (1.0 + np.abs(theta["mu"][:, 0]).max())
+    theta["pi"] = theta["pi"] / theta["pi"].sum()
+    return {"pi": theta["pi"], "mu": theta["mu"], **_gaussian.scales_from_cov(theta["cov"], covariance_type)}
 
 
 def simulate(rng_key, num_data=500, num_features=2, *, num_components=2, covariance_type="full", pi=None, mu=None, cov=None):
