@@ -12,7 +12,13 @@ Every model module offers the same face to the inference layer:
 - optionally, closed forms such as ``mle(X, y, **options)``.
 """
 
-from . import gaussian_classifier, gaussian_mixture, linear_regression, logistic_regression, pushforward
+from . import (
+    gaussian_classifier,
+    gaussian_mixture,
+    linear_regression,
+    logistic_regression,
+    pushforward,
+)
 from ._priors import FLAT, Param
 from ._types import Simulation
 

@@ -6,6 +6,7 @@ scikit-learn's ``check_array``.
 
 import numbers
 
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -46,6 +47,12 @@ def check_X(X):
     X = X.astype(np.float64)
     _check_finite("X", X)
     return X
+
+
+def as_features(X):
+    """``X`` as a JAX array of shape (num_data, num_features), inside models (no validation)."""
+    X = jnp.atleast_1d(X)
+    return X[:, None] if X.ndim == 1 else X
 
 
 def _check_vector(name, y, num_data):

@@ -24,7 +24,7 @@ import numpy as np
 from jax import random
 
 from . import _gaussian
-from ._checks import check_bool, check_int, check_labels, check_X
+from ._checks import as_features, check_bool, check_int, check_labels, check_X
 from ._priors import resolve_priors
 from ._types import Simulation
 
@@ -51,8 +51,7 @@ def check_data(X, y, *, num_classes=2, shared_covariance=False):
 
 def model(X, y=None, *, priors=None, num_classes=2, shared_covariance=False):
     """y ~ Categorical(pi), x | y = c ~ N(mu_c, cov_c) for each row of ``X`` (eq. 1.3)."""
-    X = jnp.atleast_1d(X)
-    X = X[:, None] if X.ndim == 1 else X
+    X = as_features(X)
     covariance_type = _covariance_type(shared_covariance)
     resolved = resolve_priors(priors, _gaussian.params(num_classes, X.shape[1], covariance_type))
     _gaussian.generative_model(
@@ -62,8 +61,7 @@ def model(X, y=None, *, priors=None, num_classes=2, shared_covariance=False):
 
 def predict_proba(theta, X):
     """``p(y = c | x)`` by Bayes' rule in log space (eq. 1.4), shape (N, C)."""
-    X = jnp.asarray(X)
-    X = X[:, None] if X.ndim == 1 else X
+    X = as_features(X)
     return _gaussian.posterior_probs(X, theta["pi"], theta["mu"], theta["cov"])
 
 

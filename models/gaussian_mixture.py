@@ -26,7 +26,7 @@ import numpy as np
 from jax import random
 
 from . import _gaussian
-from ._checks import check_bool, check_choice, check_int, check_X
+from ._checks import as_features, check_bool, check_choice, check_int, check_X
 from ._ordered import FirstColumnOrdered
 from ._priors import resolve_priors
 from ._types import Simulation
@@ -59,8 +59,7 @@ def check_data(X, y=None, *, num_components=2, covariance_type="full", ordered=F
 
 def model(X, *, priors=None, num_components=2, covariance_type="full", ordered=False):
     """z ~ Categorical(pi) (enumerated), x | z = k ~ N(mu_k, cov_k) for each row of ``X``."""
-    X = jnp.atleast_1d(X)
-    X = X[:, None] if X.ndim == 1 else X
+    X = as_features(X)
     resolved = resolve_priors(priors, params(X.shape[1], num_components=num_components, covariance_type=covariance_type))
     if ordered:
         resolved["mu"] = FirstColumnOrdered(resolved["mu"].to_event(2))
@@ -71,8 +70,7 @@ def model(X, *, priors=None, num_components=2, covariance_type="full", ordered=F
 
 def responsibilities(theta, X):
     """``gamma_nk = p(z_n = k | x_n, theta)`` (eq. 1.18), shape (N, K), from ``pi, mu, cov``."""
-    X = jnp.asarray(X)
-    X = X[:, None] if X.ndim == 1 else X
+    X = as_features(X)
     return _gaussian.posterior_probs(X, theta["pi"], theta["mu"], theta["cov"])
 
 
@@ -83,8 +81,7 @@ def assignments(theta, X):
 
 def log_likelihood(theta, X):
     """Pointwise marginal log-likelihood ``log sum_k pi_k N(x_n | mu_k, cov_k)``, shape (N,)."""
-    X = jnp.asarray(X)
-    X = X[:, None] if X.ndim == 1 else X
+    X = as_features(X)
     return _gaussian.marginal_log_density(X, theta["pi"], theta["mu"], theta["cov"])
 
 

@@ -19,7 +19,7 @@ import numpyro.distributions as dist
 from jax import random
 from numpyro.distributions import constraints
 
-from ._checks import check_bool, check_targets, check_X
+from ._checks import as_features, check_bool, check_targets, check_X
 from ._priors import Param, resolve_priors, sample_params
 from ._types import Simulation
 
@@ -45,8 +45,7 @@ def check_data(X, y, *, fit_intercept=True):
 
 def model(X, y=None, *, priors=None, fit_intercept=True):
     """Y | x ~ N(a^T x + b, sigma^2) for each row of ``X`` (eq. 1.10)."""
-    X = jnp.atleast_1d(X)
-    X = X[:, None] if X.ndim == 1 else X
+    X = as_features(X)
     theta = sample_params(resolve_priors(priors, params(X.shape[1], fit_intercept=fit_intercept)))
     mean = X @ theta["a"] + theta.get("b", 0.0)
     with numpyro.plate("data", X.shape[0]):

@@ -27,7 +27,7 @@ from jax import random
 from jax.nn import sigmoid
 from numpyro.distributions import constraints
 
-from ._checks import check_bool, check_int, check_labels, check_X
+from ._checks import as_features, check_bool, check_int, check_labels, check_X
 from ._priors import Param, resolve_priors, sample_params
 from ._types import Simulation
 
@@ -50,8 +50,7 @@ def num_mapped_features(num_features, degree=1):
 
 def feature_map(X, degree=1):
     """``phi(X)``: the monomials of total degree 1..``degree``, shape (N, F), in scikit-learn's order."""
-    X = jnp.asarray(X)
-    X = X[:, None] if X.ndim == 1 else X
+    X = as_features(X)
     if degree == 1:
         return X
     return jnp.stack([jnp.prod(X[:, list(combo)], axis=1) for combo in _monomials(X.shape[1], degree)], axis=1)
@@ -81,8 +80,7 @@ def logits(theta, X, *, degree=1):
 
 def model(X, y=None, *, priors=None, fit_intercept=True, degree=1):
     """y | x ~ Bernoulli(sigmoid(a^T phi(x) + b)) for each row of ``X`` (eq. 1.12)."""
-    X = jnp.atleast_1d(X)
-    X = X[:, None] if X.ndim == 1 else X
+    X = as_features(X)
     spec = params(X.shape[1], fit_intercept=fit_intercept, degree=degree)
     theta = sample_params(resolve_priors(priors, spec))
     with numpyro.plate("data", X.shape[0]):

@@ -23,7 +23,7 @@ Shapes for (iv): ``X`` (N, D), each column with its own map; ``loc``, ``scale``,
 ``tailweight`` (D,).
 """
 
-from fractions import Fraction  # noqa: F401  (exact pmfs: see discrete_pushforward)
+from fractions import Fraction
 
 import jax
 import jax.numpy as jnp
@@ -33,9 +33,13 @@ import numpyro.distributions as dist
 from jax import random
 from jax.scipy.special import logsumexp
 from numpyro.distributions import constraints
-from numpyro.distributions.transforms import AffineTransform, ComposeTransform, Transform
+from numpyro.distributions.transforms import (
+    AffineTransform,
+    ComposeTransform,
+    Transform,
+)
 
-from ._checks import check_X
+from ._checks import as_features, check_X
 from ._priors import Param, resolve_priors, sample_params
 from ._types import Simulation
 
@@ -245,8 +249,7 @@ def check_data(X, y=None):
 
 def model(X, *, priors=None):
     """x_n = T_theta(eps_n), eps_n ~ N(0, I): the pushforward of N(0, I) through the map (iv)."""
-    X = jnp.atleast_1d(X)
-    X = X[:, None] if X.ndim == 1 else X
+    X = as_features(X)
     theta = sample_params(resolve_priors(priors, params(X.shape[1])))
     base = dist.Normal(jnp.zeros(X.shape[1]), 1.0).to_event(1)
     with numpyro.plate("data", X.shape[0]):

@@ -8,8 +8,7 @@ import numpyro.distributions as dist
 import pytest
 
 import models
-from inference import METHODS, ConvergenceWarning, Fit, fit
-from inference import _point
+from inference import METHODS, ConvergenceWarning, Fit, _point, fit
 
 # every lecture model on small simulated data, with the options its simulation used
 CASES = {
@@ -98,7 +97,7 @@ def test_a_saddle_point_is_not_reported_as_an_optimum():
     good = fit("gaussian_mixture", data, "ml", **options)
     # both components started on one point: by symmetry the gradient keeps them together and
     # L-BFGS converges to a saddle of eq. 1.15 (the trap of numpyro.optim.Minimize)
-    same = {"mu": np.zeros((2, 2)), "pi": np.array([0.5, 0.5])}
+    same = {"mu": np.zeros((2, 2)), "pi": np.array([0.5, 0.5]), "sigma": np.ones((2, 2)), "corr_chol": np.stack([np.eye(2)] * 2)}
     with pytest.warns(ConvergenceWarning, match="stopped at a saddle point"):
         poor = fit("gaussian_mixture", data, "ml", init=same, **options)
     assert not poor.converged and poor.info["min_eigenvalue"] < 0
@@ -118,7 +117,7 @@ def test_init_sets_the_start():
     with pytest.warns(ConvergenceWarning):
         result = fit("linear_regression", data, "ml", init={"sigma": 3.0}, max_iter=1)
     # one step from sigma = 3 cannot have reached the optimum; the start is the trace's first value
-    X, y = np.asarray(data["X"]), np.asarray(data["y"])
+    y = np.asarray(data["y"])
     nll0 = 0.5 * len(y) * np.log(2 * np.pi * 9.0) + np.sum((y - y.mean()) ** 2) / 18.0
     np.testing.assert_allclose(result.losses[0], nll0, rtol=1e-12)
 

@@ -7,7 +7,11 @@ import jax.numpy as jnp
 import numpy as np
 import numpyro.distributions as dist
 import pytest
-from numpyro.distributions.transforms import AffineTransform, ComposeTransform, ExpTransform
+from numpyro.distributions.transforms import (
+    AffineTransform,
+    ComposeTransform,
+    ExpTransform,
+)
 from scipy import integrate, stats
 
 from inference import fit
