@@ -25,7 +25,7 @@ from numpyro.infer.autoguide import AutoDelta
 from numpyro.infer.initialization import init_to_median
 
 from . import optim
-from .handlers import hide_enumerated, is_enumerated, likelihood_only
+from .handlers import hide_enumerated, is_enumerated, likelihood_only, scale_data
 from .result import Fit
 
 OPTIONS = {
@@ -34,6 +34,7 @@ OPTIONS = {
     "gtol": None,
     "ftol": None,
     "learning_rate": 1e-2,
+    "batch_size": None,
     "init": None,
 }
 OPTIMIZERS = ("lbfgs", "adam")
@@ -57,15 +58,17 @@ def _freeze(value):
     return (str(treedef), tuple((np.asarray(x).tobytes(), np.shape(x), str(np.asarray(x).dtype)) for x in leaves))
 
 
-def _tolerances(gtol, ftol):
+def _tolerances(gtol, ftol, optimizer):
     x64 = jax.config.jax_enable_x64
-    gtol = (1e-9 if x64 else 1e-5) if gtol is None else gtol
+    # Adam, a first-order method with a fixed step, reaches a looser gradient test in practice
+    default = {("lbfgs", True): 1e-9, ("lbfgs", False): 1e-5, ("adam", True): 1e-4, ("adam", False): 1e-3}
+    gtol = default[optimizer, x64] if gtol is None else gtol
     # a stall is declared only when the objective moves by no more than its last bit
     ftol = float(np.finfo(np.float64 if x64 else np.float32).eps) if ftol is None else ftol
     return gtol, ftol
 
 
-def _solve(rng_key, start, data, *, model, target, optimizer, max_iter, gtol, ftol, learning_rate):
+def _solve(rng_key, start, data, *, model, target, optimizer, max_iter, gtol, ftol, learning_rate, batch_size):
     """Set up SVI on ``target`` and minimise its loss from ``start``; traced by ``jax.jit``.
 
     Everything stateful (the guide's prototype, SVI's transforms) is built inside the trace, so
@@ -75,17 +78,24 @@ def _solve(rng_key, start, data, *, model, target, optimizer, max_iter, gtol, ft
     enumerated = any(is_enumerated(site) for site in sites.values())
     elbo = TraceEnum_ELBO(max_plate_nesting=1) if enumerated else Trace_ELBO()
     guide = AutoDelta(hide_enumerated(target), init_loc_fn=init_to_median)
-    # SVI gives the parameter layout and transforms; the steps are taken by optim.minimize
-    svi = SVI(target, guide, optax.lbfgs() if optimizer == "lbfgs" else optax.adam(learning_rate), elbo)
+    # SVI is used for its parameter layout and transforms; optim.minimize takes the steps
+    svi = SVI(target, guide, optax.identity(), elbo)
     state = svi.init(rng_key, init_params={f"{name}_auto_loc": value for name, value in start.items()}, **data)
     num_data = data["X"].shape[0]
 
     def loss(unconstrained):
         return elbo.loss(rng_key, svi.constrain_fn(unconstrained), target, guide, **data) / num_data
 
+    def batch_loss(unconstrained, key):
+        rows = random.randint(key, (batch_size,), 0, num_data)
+        batch = {name: value[rows] for name, value in data.items()}
+        scaled = scale_data(target, factor=num_data / batch_size)
+        return elbo.loss(rng_key, svi.constrain_fn(unconstrained), scaled, guide, **batch) / num_data
+
     result = optim.minimize(
         loss, svi.optim.get_params(state.optim_state), optimizer=optimizer, max_iter=max_iter,
         gtol=gtol, ftol=ftol, learning_rate=learning_rate,
+        batch_loss_fn=None if batch_size is None else batch_loss, rng_key=rng_key,
     )
     latent = guide.median(svi.constrain_fn(result.params))
     trace = handlers.trace(handlers.seed(handlers.substitute(model, data=latent), rng_key)).get_trace(**data)
@@ -113,18 +123,28 @@ def check_init(init, spec):
     return out
 
 
-def point_estimate(method, module, data, *, priors, seed, model_options, likelihood, optimizer, max_iter, gtol, ftol, learning_rate, init):
+def point_estimate(method, module, data, *, priors, seed, model_options, likelihood, optimizer, max_iter, gtol, ftol,
+                   learning_rate, batch_size, init):
     """Fit ``module.model`` by ML (``likelihood=True``) or MAP; see the module docstring."""
     spec = module.params(data["X"].shape[1], **model_options)
     start = check_init(init, spec)
-    gtol, ftol = _tolerances(gtol, ftol)
+    problem = getattr(module, "mle_problem", None) if likelihood else None
+    if problem is not None and (reason := problem(None, data["X"], data.get("y"), **model_options)):
+        raise ValueError(reason)
+    gtol, ftol = _tolerances(gtol, ftol, optimizer)
+    if batch_size is not None and (optimizer != "adam" or batch_size > data["X"].shape[0]):
+        raise ValueError(
+            f"batch_size needs optimizer='adam' and at most num_data = {data['X'].shape[0]} rows; "
+            f"got batch_size = {batch_size} with optimizer = {optimizer!r}"
+        )
     model = partial(module.model, priors=priors, **model_options)
     target = likelihood_only(model) if likelihood else model
-    key = (module.__name__, likelihood, _freeze(model_options), _freeze(priors), optimizer, max_iter, gtol, ftol, learning_rate)
+    key = (module.__name__, likelihood, _freeze(model_options), _freeze(priors), optimizer, max_iter, gtol, ftol,
+           learning_rate, batch_size)
     solver = _SOLVERS.get(key)
     if solver is None:
         solver = jax.jit(partial(_solve, model=model, target=target, optimizer=optimizer, max_iter=max_iter,
-                                 gtol=gtol, ftol=ftol, learning_rate=learning_rate))
+                                 gtol=gtol, ftol=ftol, learning_rate=learning_rate, batch_size=batch_size))
         _SOLVERS[key] = solver
         while len(_SOLVERS) > _MAX_SOLVERS:
             _SOLVERS.popitem(last=False)
@@ -137,17 +157,21 @@ def point_estimate(method, module, data, *, priors, seed, model_options, likelih
     num_steps = int(result.num_steps)
     status = int(result.status)
     converged = status in optim.CONVERGED
+    message = optim.STATUS.get(status, "running")
+    params = {k: np.asarray(v) for k, v in params.items()}
+    if converged and problem is not None and (reason := problem(params, data["X"], data.get("y"), **model_options)):
+        converged, message = False, reason
     if not converged:
         warnings.warn(
             f"{method} for {module.__name__.rsplit('.', 1)[-1]} did not converge after {num_steps} steps: "
-            f"{optim.STATUS[status]} (max |gradient| = {float(result.grad_norm):.3g} per data point). "
+            f"{message} (max |gradient| = {float(result.grad_norm):.3g} per data point). "
             "Try another start (init=...), a larger max_iter, or standardised data.",
             ConvergenceWarning,
             stacklevel=4,  # the caller of fit
         )
     return Fit(
         method=method,
-        params={k: np.asarray(v) for k, v in params.items()},
+        params=params,
         losses=np.asarray(result.losses[: num_steps + 1]) * num_data,
         converged=converged,
         num_steps=num_steps,
@@ -157,9 +181,9 @@ def point_estimate(method, module, data, *, priors, seed, model_options, likelih
         priors=priors,
         seed=seed,
         method_options=dict(optimizer=optimizer, max_iter=max_iter, gtol=gtol, ftol=ftol,
-                            learning_rate=learning_rate, init=init),
+                            learning_rate=learning_rate, batch_size=batch_size, init=init),
         info={
-            "status": optim.STATUS.get(status, "running"),
+            "status": message,
             "grad_norm": float(result.grad_norm),
             "min_eigenvalue": float(result.min_eigenvalue),
         },

@@ -41,6 +41,8 @@ def _check_method_options(options):
         check_choice("optimizer", options["optimizer"], OPTIMIZERS)
     if "max_iter" in options:
         check_int("max_iter", options["max_iter"], minimum=1)
+    if options.get("batch_size") is not None:
+        check_int("batch_size", options["batch_size"], minimum=1)
     for name in ("gtol", "ftol", "learning_rate"):
         value = options.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0):
@@ -92,8 +94,6 @@ def fit(model, data, method, *, priors=None, seed=0, **options):
     model_options, method_options = _split_options(module, runner, method, options)
     check_int("seed", seed, minimum=0)
     _check_method_options(options)
-    data = _check_data(module, data)
-    args = (data["X"], data["y"]) if module.HAS_TARGET else (data["X"],)
-    data = module.check_data(*args, **model_options)
+    data = module.check_data(**_check_data(module, data), **model_options)
     resolve_priors(priors, module.params(data["X"].shape[1], **model_options))
     return runner.run(module, data, priors=priors, seed=seed, model_options=model_options, **method_options)

@@ -31,3 +31,19 @@ class likelihood_only(Messenger):
 def hide_enumerated(model):
     """The model with its enumerated sites hidden, for autoguides, which cannot handle them."""
     return handlers.block(model, hide_fn=is_enumerated)
+
+
+class scale_data(Messenger):
+    """Multiply the log density of every site in the plate named ``"data"`` by ``factor``.
+
+    With a minibatch of B of the N rows, ``factor = N / B`` makes the minibatch log-likelihood
+    an unbiased estimate of the full one, while the priors (outside the plate) count once.
+    """
+
+    def __init__(self, fn=None, factor=1.0):
+        self.factor = factor
+        super().__init__(fn)
+
+    def process_message(self, msg):
+        if msg["type"] == "sample" and any(frame.name == "data" for frame in msg["cond_indep_stack"]):
+            msg["scale"] = self.factor if msg.get("scale") is None else self.factor * msg["scale"]

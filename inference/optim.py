@@ -1,19 +1,22 @@
 """Deterministic minimisation with a real convergence test: the functional core of ML and MAP.
 
 ``minimize(loss_fn, params)`` runs L-BFGS (Liu & Nocedal, 1989; optax's zoom line search) or
-Adam inside one ``lax.while_loop``, so a call is a single compiled program. It stops when
+Adam (Kingma & Ba, 2015; full-batch or on minibatches) inside one ``lax.while_loop``, so a call
+is a single compiled program. It stops when
 
 - the gradient is small:  ``max_i |grad_i| <= gtol``                         (converged);
 - the objective stops moving: ``|f_k - f_{k+1}| <= ftol * max(1, |f_k|)``: converged if the
-  gradient is below ``sqrt(gtol)`` (round-off keeps it from going lower), otherwise a stall far
-  from a stationary point, which is a failure, not an optimum;
+  gradient is below ``100 * gtol`` (the objective's round-off can stop the line search a little
+  above ``gtol``), otherwise a stall away from a stationary point, which is a failure;
 - the objective or the gradient is not finite                                 (failed);
 - ``max_iter`` steps were taken                                               (not converged).
 
-A stationary point is not necessarily a minimum: from a symmetric start (two mixture components
-on one point) L-BFGS converges to a saddle without complaint. So, for up to ``max_hessian_size``
-parameters, the Hessian at the end is checked, and a clearly negative eigenvalue turns
-convergence into the status ``SADDLE``.
+A stationary point is not necessarily an isolated minimum. From a symmetric start (two mixture
+components on one point) L-BFGS converges to a saddle without complaint; when the minimum is at
+infinity (perfectly separated classes in logistic regression) or not unique (collinear
+features), it stops where the gradient happens to be small. So, for up to ``max_hessian_size``
+parameters, the Hessian at the end is checked: a clearly negative eigenvalue gives the status
+``SADDLE``, a smallest eigenvalue below ``1e-8`` of the largest gives ``FLAT``.
 
 The caller jits; nothing here is compiled at import.
 """
@@ -23,17 +26,21 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import optax
-from jax import lax
+from jax import lax, random
 from jax.flatten_util import ravel_pytree
 
-RUNNING, GRADIENT_SMALL, NO_PROGRESS, STALLED, NOT_FINITE, MAX_ITER, SADDLE = range(7)
+RUNNING, GRADIENT_SMALL, NO_PROGRESS, STALLED, NOT_FINITE, MAX_ITER, SADDLE, FLAT = range(8)
 STATUS = {
     GRADIENT_SMALL: "gradient norm below gtol",
-    NO_PROGRESS: "objective change below ftol, gradient norm below sqrt(gtol)",
+    NO_PROGRESS: "objective change below ftol, gradient norm below 100 * gtol",
     STALLED: "objective stopped changing while the gradient is still large",
     NOT_FINITE: "objective or gradient not finite",
     MAX_ITER: "max_iter reached",
     SADDLE: "stopped at a saddle point (the Hessian has a negative eigenvalue), not at an optimum",
+    FLAT: (
+        "the Hessian is singular at the end (smallest eigenvalue below 1e-8 of the largest): the optimum "
+        "is not unique or lies at infinity (collinear features, perfect separation, a collapsed component)"
+    ),
 }
 CONVERGED = (GRADIENT_SMALL, NO_PROGRESS)
 
@@ -52,14 +59,14 @@ class OptimResult(NamedTuple):
 
 
 def _max_abs(tree):
-    return jnp.max(jnp.stack([jnp.max(jnp.abs(leaf)) for leaf in jax.tree.leaves(tree)]))
+    return jnp.max(jnp.stack([jnp.max(jnp.abs(leaf), initial=0.0) for leaf in jax.tree.leaves(tree)]))
 
 
 def _status(k, value, prev, grad_norm, *, max_iter, gtol, ftol):
     finite = jnp.isfinite(value) & jnp.isfinite(grad_norm)
     unchanged = jnp.abs(prev - value) <= ftol * jnp.maximum(1.0, jnp.abs(prev))
     return jnp.select(
-        [~finite, grad_norm <= gtol, unchanged & (grad_norm <= jnp.sqrt(gtol)), unchanged, k >= max_iter],
+        [~finite, grad_norm <= gtol, unchanged & (grad_norm <= 100 * gtol), unchanged, k >= max_iter],
         [NOT_FINITE, GRADIENT_SMALL, NO_PROGRESS, STALLED, MAX_ITER],
         RUNNING,
     )
@@ -72,9 +79,64 @@ def _smallest_eigenvalue(loss_fn, params):
     return eigenvalues[0], jnp.max(jnp.abs(eigenvalues))
 
 
+def _lbfgs(loss_fn, params, *, max_iter, gtol, ftol):
+    value, grad = jax.value_and_grad(loss_fn)(params)
+    losses = jnp.full(max_iter + 1, jnp.nan, dtype=jnp.result_type(value)).at[0].set(value)
+    solver = optax.lbfgs()
+    value_and_grad = optax.value_and_grad_from_state(loss_fn)
+
+    def step(carry):
+        params, state, k, losses, _, _ = carry
+        value, grad = value_and_grad(params, state=state)
+        updates, state = solver.update(grad, state, params, value=value, grad=grad, value_fn=loss_fn)
+        new_params = optax.apply_updates(params, updates)
+        new_value = optax.tree_utils.tree_get(state, "value")
+        new_norm = _max_abs(optax.tree_utils.tree_get(state, "grad"))
+        status = _status(k + 1, new_value, losses[k], new_norm, max_iter=max_iter, gtol=gtol, ftol=ftol)
+        # a step to a non-finite point is not taken: the result stays the last finite one
+        params = jax.tree.map(lambda new, old: jnp.where(status == NOT_FINITE, old, new), new_params, params)
+        return params, state, k + 1, losses.at[k + 1].set(new_value), status, new_norm
+
+    grad_norm = _max_abs(grad)
+    status = _status(0, value, jnp.nan, grad_norm, max_iter=max_iter, gtol=gtol, ftol=ftol)
+    carry = (params, solver.init(params), jnp.asarray(0), losses, status, grad_norm)
+    params, _, k, losses, status, grad_norm = lax.while_loop(lambda c: c[4] == RUNNING, step, carry)
+    return params, losses, k, grad_norm, status
+
+
+def _adam(loss_fn, params, *, max_iter, gtol, learning_rate, batch_loss_fn, rng_key):
+    stochastic = batch_loss_fn is not None
+    objective = batch_loss_fn if stochastic else (lambda p, key: loss_fn(p))
+    value_and_grad = jax.value_and_grad(objective)
+    solver = optax.adam(learning_rate)
+    dtype = jnp.result_type(*jax.tree.leaves(params))
+    losses = jnp.full(max_iter + 1, jnp.nan, dtype=dtype)
+
+    def step(carry):
+        params, state, k, losses, _, _, key = carry
+        key, subkey = random.split(key)
+        value, grad = value_and_grad(params, subkey)
+        grad_norm = _max_abs(grad)
+        updates, state = solver.update(grad, state, params)
+        finite = jnp.isfinite(value) & jnp.isfinite(grad_norm)
+        # a minibatch gradient is noise around the gradient: only the full one is tested, at the end
+        small = (not stochastic) & (grad_norm <= gtol)
+        status = jnp.select([~finite, small, k + 1 >= max_iter], [NOT_FINITE, GRADIENT_SMALL, MAX_ITER], RUNNING)
+        moved = optax.apply_updates(params, updates)
+        params = jax.tree.map(lambda new, old: jnp.where(finite & ~small, new, old), moved, params)
+        return params, state, k + jnp.where(small, 0, 1), losses.at[k].set(value), status, grad_norm, key
+
+    carry = (params, solver.init(params), jnp.asarray(0), losses, jnp.asarray(RUNNING), jnp.asarray(jnp.inf, dtype), rng_key)
+    params, _, k, losses, status, _, _ = lax.while_loop(lambda c: c[4] == RUNNING, step, carry)
+    value, grad = jax.value_and_grad(loss_fn)(params)
+    grad_norm = _max_abs(grad)
+    status = jnp.where((status == MAX_ITER) & (grad_norm <= gtol), GRADIENT_SMALL, status)
+    return params, losses.at[k].set(value), k, grad_norm, status
+
+
 def minimize(
     loss_fn, params, *, optimizer="lbfgs", max_iter=1000, gtol=1e-9, ftol=2.2e-16, learning_rate=1e-2,
-    max_hessian_size=1000,
+    batch_loss_fn=None, rng_key=None, max_hessian_size=1000,
 ):
     """Minimise ``loss_fn(params)`` over a pytree of real arrays.
 
@@ -89,8 +151,15 @@ def minimize(
     max_iter : int, default 1000
     gtol : float, default 1e-9
     ftol : float, default 2.2e-16
+        Used by L-BFGS only.
     learning_rate : float, default 1e-2
-        Adam's step size; unused by L-BFGS, whose step comes from the line search.
+        Adam's step size; L-BFGS takes its step from the line search.
+    batch_loss_fn : callable, optional
+        Adam only: ``batch_loss_fn(params, rng_key)``, an unbiased minibatch estimate of
+        ``loss_fn``, which Adam then follows for ``max_iter`` steps; the convergence test is made
+        once, at the end, on the full ``loss_fn``. The trace records the minibatch values.
+    rng_key : jax.random key, optional
+        Draws the minibatches.
     max_hessian_size : int, default 1000
         The second-order check runs when there are at most this many parameters.
 
@@ -98,43 +167,19 @@ def minimize(
     -------
     OptimResult
     """
-    value_and_grad = jax.value_and_grad(loss_fn)
-    value, grad = value_and_grad(params)
-    losses = jnp.full(max_iter + 1, jnp.nan, dtype=jnp.result_type(value)).at[0].set(value)
     if optimizer == "lbfgs":
-        solver = optax.lbfgs()
-        from_state = optax.value_and_grad_from_state(loss_fn)
+        params, losses, k, grad_norm, status = _lbfgs(loss_fn, params, max_iter=max_iter, gtol=gtol, ftol=ftol)
     else:
-        solver = optax.adam(learning_rate)
-    state = solver.init(params)
-
-    def step(carry):
-        params, state, k, losses, _, grad_norm = carry
-        if optimizer == "lbfgs":
-            value, grad = from_state(params, state=state)
-            updates, state = solver.update(grad, state, params, value=value, grad=grad, value_fn=loss_fn)
-            new_params = optax.apply_updates(params, updates)
-            new_value = optax.tree_utils.tree_get(state, "value")
-            new_grad = optax.tree_utils.tree_get(state, "grad")
-        else:
-            _, grad = value_and_grad(params)
-            updates, state = solver.update(grad, state, params)
-            new_params = optax.apply_updates(params, updates)
-            new_value, new_grad = value_and_grad(new_params)
-        new_norm = _max_abs(new_grad)
-        status = _status(k + 1, new_value, losses[k], new_norm, max_iter=max_iter, gtol=gtol, ftol=ftol)
-        # a step to a non-finite point is not taken: the result stays the last finite one
-        params = jax.tree.map(lambda new, old: jnp.where(status == NOT_FINITE, old, new), new_params, params)
-        return params, state, k + 1, losses.at[k + 1].set(new_value), status, new_norm
-
-    grad_norm = _max_abs(grad)
-    status0 = _status(0, value, jnp.nan, grad_norm, max_iter=max_iter, gtol=gtol, ftol=ftol)
-    carry = (params, state, jnp.asarray(0), losses, status0, grad_norm)
-    params, _, k, losses, status, grad_norm = lax.while_loop(lambda c: c[4] == RUNNING, step, carry)
+        params, losses, k, grad_norm, status = _adam(
+            loss_fn, params, max_iter=max_iter, gtol=gtol, learning_rate=learning_rate,
+            batch_loss_fn=batch_loss_fn, rng_key=random.PRNGKey(0) if rng_key is None else rng_key,
+        )
     min_eigenvalue = jnp.asarray(jnp.nan, dtype=losses.dtype)
     if ravel_pytree(params)[0].size <= max_hessian_size:
         min_eigenvalue, scale = _smallest_eigenvalue(loss_fn, params)
-        # round-off leaves eigenvalues of order sqrt(eps) * scale; a saddle's is far below that
-        saddle = jnp.isin(status, jnp.asarray(CONVERGED)) & (min_eigenvalue < -1e-6 * jnp.maximum(scale, 1.0))
-        status = jnp.where(saddle, SADDLE, status)
+        # a Hessian by autodiff is exact up to round-off (~1e-15 of the largest eigenvalue): a
+        # saddle's negative eigenvalue is far below -1e-6, a direction to infinity's far below 1e-8
+        converged = jnp.isin(status, jnp.asarray(CONVERGED))
+        status = jnp.where(converged & (min_eigenvalue < -1e-6 * scale), SADDLE, status)
+        status = jnp.where(converged & (jnp.abs(min_eigenvalue) <= 1e-8 * scale), FLAT, status)
     return OptimResult(params, losses, k, grad_norm, status, min_eigenvalue)

@@ -6,10 +6,15 @@ Every model module offers the same face to the inference layer:
   has a target, ``HAS_TARGET``);
 - ``OPTIONS``: the model's options and their defaults;
 - ``params(num_features, **options)``: ``{name: Param(shape, domain, default prior)}``;
-- ``check_data(X, y, **options)``: validated data, raising ``ValueError``/``TypeError``;
-- ``init_values(rng_key, X, y, **options)``: a sensible start for optimisers;
+- ``check_data(X, y, **options)`` (``check_data(X, **options)`` without a target): validated
+  data, raising ``ValueError``/``TypeError``;
+- ``init_values(rng_key, X, y, **options)``: a sensible start for optimisers (``y`` is None
+  without a target);
 - ``simulate(rng_key, ...)``: data and the true parameters;
-- optionally, closed forms such as ``mle(X, y, **options)``.
+- optionally, closed forms such as ``mle(X, y, **options)``, and
+  ``mle_problem(params, X, y, **options)``: why the ML estimate does not exist for these data,
+  or None. ML calls it before fitting with ``params=None`` (a reason is a ``ValueError``) and
+  after, with the estimate (a reason marks the fit not converged, with a warning).
 """
 
 from . import (

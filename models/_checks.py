@@ -6,6 +6,7 @@ scikit-learn's ``check_array``.
 
 import numbers
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -53,6 +54,16 @@ def as_features(X):
     """``X`` as a JAX array of shape (num_data, num_features), inside models (no validation)."""
     X = jnp.atleast_1d(X)
     return X[:, None] if X.ndim == 1 else X
+
+
+def check_features(X, num_features):
+    """``X`` for a fitted model's functions: validated when concrete, traced values as they are."""
+    if isinstance(X, jax.core.Tracer):
+        return as_features(X)
+    X = check_X(X)
+    if X.shape[1] != num_features:
+        raise ValueError(f"X must have {num_features} feature(s), as the parameters do; got shape {X.shape}")
+    return jnp.asarray(X)
 
 
 def _check_vector(name, y, num_data):

@@ -41,13 +41,18 @@ _SCALE_PRIOR = (0.0, 2.0)
 _LKJ_CONCENTRATION = 2.0
 
 
-def params(num_groups, num_features, covariance_type):
-    """The parameters ``pi, mu, sigma[, corr_chol]`` of K = ``num_groups`` Gaussians in D dims."""
+def params(num_groups, num_features, covariance_type, mu_domain=constraints.real):
+    """The parameters ``pi, mu, sigma[, corr_chol]`` of K = ``num_groups`` Gaussians in D dims.
+
+    A ``mu_domain`` other than real (the ordered mixture's) takes real priors, which the model
+    restricts to that domain.
+    """
     K, D = num_groups, num_features
+    mu_prior_domain = None if mu_domain is constraints.real else constraints.real
     sigma_shape = {"full": (K, D), "diag": (K, D), "spherical": (K,), "tied": (D,)}[covariance_type]
     spec = {
         "pi": Param((K,), constraints.simplex, lambda: dist.Dirichlet(jnp.ones(K))),
-        "mu": Param((K, D), constraints.real, lambda: dist.Normal(0.0, 10.0)),
+        "mu": Param((K, D), mu_domain, lambda: dist.Normal(0.0, 10.0), mu_prior_domain),
         "sigma": Param(sigma_shape, constraints.positive, lambda: dist.LogNormal(*_SCALE_PRIOR)),
     }
     if covariance_type in ("full", "tied") and D > 1:
@@ -74,14 +79,17 @@ def scale_tril(sigma, corr_chol, num_groups, num_features, covariance_type):
 def generative_model(X, label, *, resolved, label_site, covariance_type, enumerate_label):
     """The shared NumPyro model body; returns nothing, records ``cov`` as a deterministic site."""
     num_data, D = X.shape
-    K = resolved["pi"].event_shape[0]
     values = sample_params(resolved)
+    K = values["pi"].shape[-1]
     L = scale_tril(values["sigma"], values.get("corr_chol"), K, D, covariance_type)
     cov = L @ jnp.swapaxes(L, -1, -2)
     numpyro.deterministic("cov", cov[0] if covariance_type == "tied" else cov)
     infer = {"enumerate": "parallel"} if enumerate_label else {}
     with numpyro.plate("data", num_data):
-        k = numpyro.sample(label_site, dist.Categorical(values["pi"]), obs=label, infer=infer)
+        if K == 1 and label is None:  # one component: nothing to sum out, so no label site
+            k = jnp.zeros(num_data, dtype=jnp.int32)
+        else:
+            k = numpyro.sample(label_site, dist.Categorical(values["pi"]), obs=label, infer=infer)
         numpyro.sample("X", dist.MultivariateNormal(values["mu"][k], scale_tril=L[k]), obs=X)
 
 

@@ -32,11 +32,15 @@ class Param(NamedTuple):
     """A model parameter: ``shape``, ``domain`` (a NumPyro constraint) and its ``default`` prior.
 
     ``default`` is a function of no argument so that building the specification stays cheap.
+    ``prior_domain``, when given, is where a user's prior must live instead of ``domain``: the
+    model itself then maps that prior onto ``domain`` (the ordered mixture restricts a real prior
+    on ``mu`` to ordered components).
     """
 
     shape: tuple
     domain: constraints.Constraint
     default: Callable[[], dist.Distribution]
+    prior_domain: constraints.Constraint | None = None
 
 
 def _lower_bound(support):
@@ -62,34 +66,43 @@ def _support_within(support, domain):
     return False
 
 
+def _elementwise_support(prior, domain):
+    """The support of ``prior`` per ``domain`` event: a vector prior (``MultivariateNormal``,
+    ``Normal(...).to_event(1)``) on a real parameter is real elementwise."""
+    support, extra = prior.support, prior.event_dim - domain.event_dim
+    if extra > 0 and isinstance(support, constraints.independent) and support.reinterpreted_batch_ndims == extra:
+        return support.base_constraint
+    return support
+
+
 def _resolve_one(name, prior, param):
-    event_dim = param.domain.event_dim
-    batch_shape = param.shape[: len(param.shape) - event_dim]
-    event_shape = param.shape[len(param.shape) - event_dim :]
+    domain = param.domain if param.prior_domain is None else param.prior_domain
     if isinstance(prior, str):
         if prior != FLAT:
             raise ValueError(
                 f"priors[{name!r}] must be a NumPyro distribution or the string 'flat'; "
                 f"got the string {prior!r}"
             )
-        return dist.ImproperUniform(param.domain, batch_shape, event_shape)
+        split = len(param.shape) - domain.event_dim
+        return dist.ImproperUniform(domain, param.shape[:split], param.shape[split:])
     if not isinstance(prior, dist.Distribution):
         raise TypeError(
             f"priors[{name!r}] must be a NumPyro distribution or the string 'flat'; "
             f"got {type(prior).__name__}"
         )
-    if not _support_within(prior.support, param.domain):
+    if prior.event_dim < domain.event_dim or not _support_within(_elementwise_support(prior, domain), domain):
         raise ValueError(
-            f"priors[{name!r}] must have support within {param.domain} (the domain of "
+            f"priors[{name!r}] must have support within {domain} (the domain of "
             f"{name!r}); got {type(prior).__name__} with support {prior.support}"
         )
-    if tuple(prior.event_shape) != tuple(event_shape):
+    split = len(param.shape) - prior.event_dim
+    if split < 0 or tuple(prior.event_shape) != tuple(param.shape[split:]):
         raise ValueError(
-            f"priors[{name!r}] must have event shape {tuple(event_shape)}; "
-            f"got {type(prior).__name__} with event shape {tuple(prior.event_shape)}"
+            f"priors[{name!r}] must have an event shape that ends the shape {tuple(param.shape)} of "
+            f"{name!r}; got {type(prior).__name__} with event shape {tuple(prior.event_shape)}"
         )
     try:
-        return prior.expand(batch_shape)
+        return prior.expand(param.shape[:split])
     except ValueError as err:
         raise ValueError(
             f"priors[{name!r}] must broadcast to the shape {tuple(param.shape)} of {name!r}; "
@@ -110,8 +123,8 @@ def resolve_priors(priors, params):
     Returns
     -------
     dict
-        ``{name: distribution}`` with batch shape ``param.shape`` minus the domain's event
-        dimensions, for every parameter, in the order of ``params``.
+        ``{name: distribution}`` whose batch and event shapes together make ``param.shape``,
+        for every parameter, in the order of ``params``.
     """
     if priors is None:
         priors = {}

@@ -24,7 +24,14 @@ import numpy as np
 from jax import random
 
 from . import _gaussian
-from ._checks import as_features, check_bool, check_int, check_labels, check_X
+from ._checks import (
+    as_features,
+    check_bool,
+    check_features,
+    check_int,
+    check_labels,
+    check_X,
+)
 from ._priors import resolve_priors
 from ._types import Simulation
 
@@ -61,7 +68,7 @@ def model(X, y=None, *, priors=None, num_classes=2, shared_covariance=False):
 
 def predict_proba(theta, X):
     """``p(y = c | x)`` by Bayes' rule in log space (eq. 1.4), shape (N, C)."""
-    X = as_features(X)
+    X = check_features(X, np.shape(theta["mu"])[-1])
     return _gaussian.posterior_probs(X, theta["pi"], theta["mu"], theta["cov"])
 
 
@@ -74,7 +81,32 @@ def mle(X, y, *, num_classes=2, shared_covariance=False):
     covariance_type = _covariance_type(shared_covariance)
     one_hot = np.eye(num_classes)[data["y"]]
     theta = _gaussian.weighted_estimates(data["X"], one_hot, covariance_type)
+    problem = mle_problem(None, data["X"], data["y"], num_classes=num_classes, shared_covariance=shared_covariance)
+    if problem:
+        raise ValueError(problem)
     return {**theta, **_gaussian.scales_from_cov(theta["cov"], covariance_type)}
+
+
+def mle_problem(theta, X, y, *, num_classes=2, shared_covariance=False):
+    """Why the ML estimate does not exist for these data, or None.
+
+    The ML covariance of a class is its scatter divided by N_c; it is singular (and the
+    likelihood unbounded) when the class has at most D points or a feature constant within it.
+    Judged from the data alone, so ``theta`` is not used.
+    """
+    X, y = np.asarray(X, dtype=np.float64), np.asarray(y)
+    one_hot = np.eye(num_classes)[y]
+    covariance_type = _covariance_type(shared_covariance)
+    covs = _gaussian.weighted_estimates(X, one_hot, covariance_type)["cov"]
+    for c, cov in enumerate(covs[None] if shared_covariance else covs):
+        if np.linalg.matrix_rank(cov) < cov.shape[0]:
+            which = "the pooled covariance" if shared_covariance else f"the covariance of class {c}"
+            return (
+                f"the ML estimate does not exist: {which} is singular (a class with at most D = {X.shape[1]} "
+                f"points, or a feature constant within a class); points per class: "
+                f"{np.bincount(y, minlength=num_classes).tolist()}. MAP keeps it proper through the priors"
+            )
+    return None
 
 
 def init_values(rng_key, X, y, *, num_classes=2, shared_covariance=False):
@@ -110,7 +142,8 @@ def logistic_parameters(theta):
 def simulate(rng_key, num_data=300, num_features=2, *, num_classes=2, shared_covariance=False, pi=None, mu=None, cov=None):
     """Draw labels and class-conditional Gaussians at known parameters.
 
-    Defaults: equal ``pi``; class means on a circle of radius 3 in the first two coordinates;
+    Defaults: equal ``pi``; class means on a circle of radius 3 in the first two coordinates
+    (3 apart on a line when D = 1);
     covariances with unit scale and correlation +-0.4 between neighbouring features
     (one shared covariance when ``shared_covariance``). Returns ``Simulation(data, params)``.
     """
@@ -119,7 +152,7 @@ def simulate(rng_key, num_data=300, num_features=2, *, num_classes=2, shared_cov
     if mu is None:
         angle = 2 * jnp.pi * jnp.arange(C) / C
         mu = jnp.zeros((C, D)).at[:, 0].set(3 * jnp.cos(angle))
-        mu = mu.at[:, 1].set(3 * jnp.sin(angle)) if D > 1 else mu
+        mu = mu.at[:, 1].set(3 * jnp.sin(angle)) if D > 1 else mu.at[:, 0].set(3.0 * jnp.arange(C))
     mu = jnp.asarray(mu, dtype=float)
     if cov is None:
         rho = 0.4 * jnp.where(jnp.arange(C) % 2 == 0, 1.0, -1.0)

@@ -24,10 +24,18 @@ Shapes: ``X`` (N, D); ``pi`` (K,), ``mu`` (K, D), ``cov`` (K, D, D) or (D, D) wh
 import jax.numpy as jnp
 import numpy as np
 from jax import random
+from numpyro.distributions import constraints
 
 from . import _gaussian
-from ._checks import as_features, check_bool, check_choice, check_int, check_X
-from ._ordered import FirstColumnOrdered
+from ._checks import (
+    as_features,
+    check_bool,
+    check_choice,
+    check_features,
+    check_int,
+    check_X,
+)
+from ._ordered import FirstColumnOrdered, first_column_ordered
 from ._priors import resolve_priors
 from ._types import Simulation
 
@@ -37,14 +45,17 @@ COVARIANCE_TYPES = _gaussian.COVARIANCE_TYPES
 
 
 def params(num_features, *, num_components=2, covariance_type="full", ordered=False):
-    """``{name: Param}`` for ``pi``, ``mu``, ``sigma`` and (full, tied) ``corr_chol``."""
-    return _gaussian.params(num_components, num_features, covariance_type)
+    """``{name: Param}`` for ``pi``, ``mu``, ``sigma`` and (full, tied) ``corr_chol``.
+
+    With ``ordered``, ``mu`` lives in :data:`models._ordered.first_column_ordered` and takes a
+    real prior, which :func:`model` restricts to that domain.
+    """
+    mu_domain = first_column_ordered if ordered else constraints.real
+    return _gaussian.params(num_components, num_features, covariance_type, mu_domain)
 
 
-def check_data(X, y=None, *, num_components=2, covariance_type="full", ordered=False):
-    """Validated ``{"X": (N, D) float64}``; a mixture has no target, so ``y`` must be None."""
-    if y is not None:
-        raise ValueError("y must be None for gaussian_mixture, which models X alone; got an array")
+def check_data(X, *, num_components=2, covariance_type="full", ordered=False):
+    """Validated ``{"X": (N, D) float64}`` (a mixture has no target)."""
     check_choice("covariance_type", covariance_type, COVARIANCE_TYPES)
     check_bool("ordered", ordered)
     X = check_X(X)
@@ -60,9 +71,10 @@ def check_data(X, y=None, *, num_components=2, covariance_type="full", ordered=F
 def model(X, *, priors=None, num_components=2, covariance_type="full", ordered=False):
     """z ~ Categorical(pi) (enumerated), x | z = k ~ N(mu_k, cov_k) for each row of ``X``."""
     X = as_features(X)
-    resolved = resolve_priors(priors, params(X.shape[1], num_components=num_components, covariance_type=covariance_type))
+    spec = params(X.shape[1], num_components=num_components, covariance_type=covariance_type, ordered=ordered)
+    resolved = resolve_priors(priors, spec)
     if ordered:
-        resolved["mu"] = FirstColumnOrdered(resolved["mu"].to_event(2))
+        resolved["mu"] = FirstColumnOrdered(resolved["mu"].to_event(len(resolved["mu"].batch_shape)))
     _gaussian.generative_model(
         X, None, resolved=resolved, label_site="z", covariance_type=covariance_type, enumerate_label=True
     )
@@ -70,7 +82,7 @@ def model(X, *, priors=None, num_components=2, covariance_type="full", ordered=F
 
 def responsibilities(theta, X):
     """``gamma_nk = p(z_n = k | x_n, theta)`` (eq. 1.18), shape (N, K), from ``pi, mu, cov``."""
-    X = as_features(X)
+    X = check_features(X, np.shape(theta["mu"])[-1])
     return _gaussian.posterior_probs(X, theta["pi"], theta["mu"], theta["cov"])
 
 
@@ -81,7 +93,7 @@ def assignments(theta, X):
 
 def log_likelihood(theta, X):
     """Pointwise marginal log-likelihood ``log sum_k pi_k N(x_n | mu_k, cov_k)``, shape (N,)."""
-    X = as_features(X)
+    X = check_features(X, np.shape(theta["mu"])[-1])
     return _gaussian.marginal_log_density(X, theta["pi"], theta["mu"], theta["cov"])
 
 

@@ -27,7 +27,14 @@ from jax import random
 from jax.nn import sigmoid
 from numpyro.distributions import constraints
 
-from ._checks import as_features, check_bool, check_int, check_labels, check_X
+from ._checks import (
+    as_features,
+    check_bool,
+    check_features,
+    check_int,
+    check_labels,
+    check_X,
+)
 from ._priors import Param, resolve_priors, sample_params
 from ._types import Simulation
 
@@ -66,11 +73,12 @@ def params(num_features, *, fit_intercept=True, degree=1):
 
 
 def check_data(X, y, *, fit_intercept=True, degree=1):
-    """Validated ``{"X": (N, D) float64, "y": (N,) int64 in {0, 1}}``."""
+    """Validated ``{"X": (N, D) float64, "y": (N,) int64 in {0, 1}}`` with both labels present
+    (with one label only, the ML estimate runs off to infinity)."""
     check_bool("fit_intercept", fit_intercept)
     check_int("degree", degree, minimum=1)
     X = check_X(X)
-    return {"X": X, "y": check_labels(y, X.shape[0], 2, every_class=False)}
+    return {"X": X, "y": check_labels(y, X.shape[0], 2)}
 
 
 def logits(theta, X, *, degree=1):
@@ -89,7 +97,32 @@ def model(X, y=None, *, priors=None, fit_intercept=True, degree=1):
 
 def predict_proba(theta, X, *, degree=1):
     """``p(y = 1 | x) = sigmoid(s(x))`` for each row of ``X``, shape (N,)."""
-    return sigmoid(logits(theta, X, degree=degree))
+    num_features = np.shape(X)[-1] if np.ndim(X) == 2 else 1
+    if num_mapped_features(num_features, degree) != np.shape(theta["a"])[-1]:
+        raise ValueError(
+            f"X must have features whose map phi (degree {degree}) has {np.shape(theta['a'])[-1]} entries, "
+            f"as theta['a'] does; got shape {np.shape(X)}"
+        )
+    return sigmoid(logits(theta, check_features(X, num_features), degree=degree))
+
+
+def mle_problem(theta, X, y, *, fit_intercept=True, degree=1):
+    """Why the ML estimate does not exist, or None.
+
+    If the fitted ``s(x) = a^T phi(x) + b`` puts every point strictly on its own side, the
+    data are perfectly separated, and the likelihood (eq. 1.13) keeps increasing as ``a`` is
+    scaled up: there is no maximiser. This is a certificate, checked after fitting.
+    """
+    if theta is None:
+        return None
+    signed = np.where(np.asarray(y) == 1, 1.0, -1.0) * np.asarray(logits(theta, X, degree=degree))
+    if np.all(signed > 0):
+        return (
+            "the ML estimate does not exist: the classes are perfectly separated (the fitted "
+            "a^T phi(x) + b puts every point on its own side, and scaling a up keeps raising the "
+            "likelihood). Use MAP or a Bayesian fit, whose priors keep a finite"
+        )
+    return None
 
 
 def init_values(rng_key, X, y, *, fit_intercept=True, degree=1):

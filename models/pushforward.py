@@ -132,7 +132,7 @@ class Diffeomorphism(Transform):
 
     def tree_flatten(self):
         return (), ((), {"forward": self.forward, "inverse": self.inverse, "_event_dim": self._event_dim,
-                         "domain": self._domain, "codomain": self._codomain})
+                         "_domain": self._domain, "_codomain": self._codomain})
 
 
 class Pushforward(dist.TransformedDistribution):
@@ -180,10 +180,21 @@ class BranchPushforward(dist.Distribution):
 
     def log_prob(self, value):
         event_dim = len(self.event_shape)
-        terms = [
-            self.base.log_prob(g(value)) + log_abs_det_jacobian(g, value, event_dim) for g in self.branches
-        ]
-        return logsumexp(jnp.stack(terms), axis=0)
+        inside = self._support(value)
+        # the branches are evaluated at a point of the support, then the result masked: no NaN
+        # leaks from a branch (sqrt of a negative number) outside the support
+        safe = jnp.where(jnp.expand_dims(inside, tuple(range(-event_dim, 0))) if event_dim else inside, value,
+                         self._support.feasible_like(value))
+        terms = [self.base.log_prob(g(safe)) + log_abs_det_jacobian(g, safe, event_dim) for g in self.branches]
+        return jnp.where(inside, logsumexp(jnp.stack(terms), axis=0), -jnp.inf)
+
+    def tree_flatten(self):
+        return (self.base,), (self.forward, tuple(self.branches), self._support)
+
+    @classmethod
+    def tree_unflatten(cls, aux_data, params):
+        forward, branches, support = aux_data
+        return cls(params[0], forward, list(branches), support)
 
 
 def square_of_standard_normal():
@@ -240,10 +251,8 @@ def params(num_features):
     }
 
 
-def check_data(X, y=None):
-    """Validated ``{"X": (N, D) float64}``; the model has no target, so ``y`` must be None."""
-    if y is not None:
-        raise ValueError("y must be None for pushforward, which models X alone; got an array")
+def check_data(X):
+    """Validated ``{"X": (N, D) float64}`` (the model has no target)."""
     return {"X": check_X(X)}
 
 

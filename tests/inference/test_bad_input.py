@@ -29,6 +29,8 @@ Y_THREE = np.arange(20) % 3
         ("linear_regression", [X, Y_REAL], {}, TypeError, r"data must be a dict with key 'X' and y; got list"),
         ("gaussian_mixture", {"X": X, "z": Y_BINARY}, {}, ValueError, r"data has unknown key\(s\) \['z'\]; gaussian_mixture uses \['X'\]"),
         ("linear_regression", {"X": np.zeros((0, 2)), "y": []}, {}, ValueError, r"X must have at least one row and one column; got shape \(0, 2\)"),
+        ("linear_regression", {"X": X + 1j, "y": Y_REAL}, {}, TypeError, r"X must be real-valued; got dtype complex128"),
+        ("gaussian_mixture", {"X": None}, {}, ValueError, r"X is required; got None"),
         # labels
         ("logistic_regression", {"X": X, "y": Y_THREE}, {}, ValueError, r"y must hold labels in \{0, ..., 1\}; got \[2\]"),
         ("logistic_regression", {"X": X, "y": Y_BINARY + 0.5}, {}, ValueError, r"y must hold integer class labels; got non-integer values such as [01].5"),
@@ -51,6 +53,8 @@ Y_THREE = np.arange(20) % 3
         ("linear_regression", {"X": X, "y": Y_REAL}, {"init": {"c": 1.0}}, ValueError, r"init names parameters that do not exist: \['c'\]; the parameters are \['a', 'b', 'sigma'\]"),
         ("linear_regression", {"X": X, "y": Y_REAL}, {"init": {"a": [1.0]}}, ValueError, r"init\['a'\] must have shape \(2,\); got shape \(1,\)"),
         ("linear_regression", {"X": X, "y": Y_REAL}, {"init": {"sigma": -1.0}}, ValueError, r"init\['sigma'\] must lie in Positive"),
+        ("linear_regression", {"X": X, "y": Y_REAL}, {"init": [1.0]}, TypeError, r"init must be a dict \{name: value\} or None; got list"),
+        ("linear_regression", {"X": X, "y": Y_REAL}, {"batch_size": 0, "optimizer": "adam"}, ValueError, r"batch_size must be >= 1; got batch_size = 0"),
         # the model's name
         ("quantum_regression", {"X": X, "y": Y_REAL}, {}, ValueError, r"model must be one of \['gaussian_classifier', 'gaussian_mixture', 'linear_regression', 'logistic_regression', 'pushforward'\] or one of their modules; got 'quantum_regression'"),
         (np, {"X": X, "y": Y_REAL}, {}, TypeError, r"model must be a module of models/ or its name"),
@@ -79,7 +83,8 @@ def test_bad_seed():
         ({"sigma": dist.Uniform(-1, 1)}, ValueError, r"priors\['sigma'\] must have support within Positive"),
         ({"a": dist.Poisson(1.0)}, ValueError, r"priors\['a'\] must have support within Real\(\) \(the domain of 'a'\); got Poisson"),
         ({"a": dist.Normal(np.zeros(3), 1.0)}, ValueError, r"priors\['a'\] must broadcast to the shape \(2,\) of 'a'; got Normal with batch shape \(3,\)"),
-        ({"a": dist.MultivariateNormal(np.zeros(3), np.eye(3))}, ValueError, r"priors\['a'\] must have support within Real\(\)"),
+        ({"a": dist.MultivariateNormal(np.zeros(3), np.eye(3))}, ValueError, r"priors\['a'\] must have an event shape that ends the shape \(2,\) of 'a'; got MultivariateNormal with event shape \(3,\)"),
+        ({"sigma": dist.LogNormal(np.zeros(2), 1.0).to_event(1)}, ValueError, r"priors\['sigma'\] must have an event shape that ends the shape \(\) of 'sigma'"),
         ({"a": "uniform"}, ValueError, r"priors\['a'\] must be a NumPyro distribution or the string 'flat'; got the string 'uniform'"),
         ({"a": 1.0}, TypeError, r"priors\['a'\] must be a NumPyro distribution or the string 'flat'; got float"),
         ([dist.Normal(0, 1)], TypeError, r"priors must be a dict \{name: prior\} or None; got list"),
@@ -91,7 +96,7 @@ def test_bad_priors_are_named(priors, error, match):
 
 
 def test_a_prior_of_the_wrong_event_shape_is_named():
-    with pytest.raises(ValueError, match=r"priors\['pi'\] must have event shape \(3,\); got Dirichlet with event shape \(2,\)"):
+    with pytest.raises(ValueError, match=r"priors\['pi'\] must have an event shape that ends the shape \(3,\) of 'pi'; got Dirichlet with event shape \(2,\)"):
         fit("gaussian_mixture", {"X": X}, "map", num_components=3, priors={"pi": dist.Dirichlet(np.ones(2))})
 
 
@@ -101,8 +106,16 @@ def test_a_prior_of_the_wrong_event_shape_is_named():
         {"sigma": dist.Uniform(0.0, 100.0)},  # a bounded prior inside the domain
         {"sigma": dist.Exponential(1.0), "a": dist.Normal(np.zeros(2), 5.0), "b": "flat"},
         {"a": dist.StudentT(3.0, 0.0, 2.5)},
+        {"a": dist.MultivariateNormal(np.zeros(2), 4.0 * np.eye(2))},  # a vector prior on a vector
+        {"a": dist.Normal(np.zeros(2), 2.0).to_event(1)},
     ],
 )
 def test_good_priors_are_accepted(priors):
     result = fit("linear_regression", {"X": X, "y": Y_REAL}, "map", priors=priors)
     assert result.converged
+
+
+def test_a_vector_prior_per_row_of_a_matrix_parameter():
+    prior = {"mu": dist.MultivariateNormal(np.zeros(2), 9.0 * np.eye(2))}  # each component's mean
+    result = fit("gaussian_mixture", {"X": X}, "map", num_components=2, priors=prior)
+    assert result.params["mu"].shape == (2, 2)

@@ -1,5 +1,7 @@
 """Exact checks of the Gaussian class-conditional classifier (Example 1.1, Exercise 1.1)."""
 
+import warnings
+
 import jax
 import numpy as np
 import pytest
@@ -7,7 +9,7 @@ from scipy.special import softmax
 from scipy.stats import multivariate_normal
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
-from inference import fit
+from inference import ConvergenceWarning, fit
 from models import gaussian_classifier as gc
 from models import logistic_regression as logreg
 
@@ -98,3 +100,34 @@ def test_one_feature_has_no_correlation_factor():
     assert "corr_chol" not in result.params
     closed = gc.mle(sim.data["X"], sim.data["y"])
     np.testing.assert_allclose(result.params["cov"], closed["cov"], rtol=1e-6)
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["qda", "lda"])
+def test_a_singular_class_is_named_for_ml_and_map_still_predicts(shared):
+    X = np.random.default_rng(0).normal(size=(30, 3))
+    y = np.r_[np.zeros(28, int), 1, 1]  # class 1 has 2 <= D points
+    if shared:
+        X[:, 2] = 5.0  # a feature constant everywhere: even the pooled covariance is singular
+    which = "the pooled covariance" if shared else "the covariance of class 1"
+    with pytest.raises(ValueError, match=f"the ML estimate does not exist: {which} is singular"):
+        gc.mle(X, y, shared_covariance=shared)
+    with pytest.raises(ValueError, match=f"the ML estimate does not exist: {which} is singular"):
+        fit(gc, {"X": X, "y": y}, "ml", shared_covariance=shared)
+    # the MAP of a degenerate class sits where the prior barely balances the likelihood, far out
+    # in the unconstrained space: L-BFGS may stop at max_iter there, but what it returns predicts
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        result = fit(gc, {"X": X, "y": y}, "map", shared_covariance=shared)
+    proba = gc.predict_proba(result.params, X)
+    assert np.all(np.isfinite(proba)) and np.allclose(proba.sum(1), 1.0)
+
+
+def test_one_dimensional_simulation_separates_every_class():
+    mu = gc.simulate(jax.random.PRNGKey(0), num_data=10, num_features=1, num_classes=4).params["mu"]
+    assert len(np.unique(np.asarray(mu))) == 4
+
+
+def test_predict_proba_checks_X():
+    theta = _sim(2, False).params
+    with pytest.raises(ValueError, match=r"X must have 3 feature\(s\), as the parameters do; got shape \(4, 2\)"):
+        gc.predict_proba(theta, np.zeros((4, 2)))

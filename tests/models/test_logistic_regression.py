@@ -8,7 +8,7 @@ from numpyro.infer.util import log_likelihood
 from sklearn.metrics import log_loss
 from sklearn.preprocessing import PolynomialFeatures
 
-from inference import fit
+from inference import ConvergenceWarning, fit
 from models import logistic_regression as logreg
 
 
@@ -52,3 +52,24 @@ def test_ml_with_polynomial_features_equals_statsmodels():
     result = fit(logreg, sim.data, "ml", degree=2)
     np.testing.assert_allclose(result.params["a"], reference.params[:5], rtol=1e-5)
     np.testing.assert_allclose(result.params["b"], reference.params[5], rtol=1e-5)
+
+
+def test_perfect_separation_is_reported_not_returned_as_converged():
+    X = np.random.default_rng(0).normal(size=(100, 2))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    with pytest.warns(ConvergenceWarning, match="the ML estimate does not exist: the classes are perfectly separated"):
+        result = fit(logreg, {"X": X, "y": y}, "ml")
+    assert not result.converged
+    # the prior keeps MAP finite and converged
+    assert fit(logreg, {"X": X, "y": y}, "map").converged
+
+
+def test_one_class_only_is_rejected():
+    X = np.random.default_rng(0).normal(size=(10, 2))
+    with pytest.raises(ValueError, match=r"y must have at least one point in every class 0..1; class\(es\) \[1\] have no points"):
+        fit(logreg, {"X": X, "y": np.zeros(10)}, "ml")
+
+
+def test_predict_proba_checks_X():
+    with pytest.raises(ValueError, match=r"X must have features whose map phi \(degree 1\) has 2 entries, as theta\['a'\] does; got shape \(5, 3\)"):
+        logreg.predict_proba({"a": np.ones(2), "b": 0.0}, np.zeros((5, 3)))

@@ -42,6 +42,7 @@ def test_example_1_3_is_chi_square_one():
     np.testing.assert_allclose(pf.square_of_standard_normal().log_prob(y), stats.chi2(1).logpdf(y), rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_example_1_3_samples_follow_chi_square_one():
     draws = np.asarray(pf.square_of_standard_normal().sample(jax.random.PRNGKey(0), (4000,)))
     # a correct sampler fails this at the 1e-3 level; a wrong law (e.g. |X|) fails it surely
@@ -108,6 +109,7 @@ def test_composed_transform_list_matches_compose_transform():
     np.testing.assert_allclose(pf.Pushforward(base, parts).log_prob(y), pf.Pushforward(base, ComposeTransform(parts)).log_prob(y), rtol=1e-14)
 
 
+@pytest.mark.slow
 def test_sinh_arcsinh_model_recovers_parameters_by_ml():
     sim = pf.simulate(jax.random.PRNGKey(0), num_data=4000)
     result = fit("pushforward", sim.data, "ml")
@@ -116,3 +118,24 @@ def test_sinh_arcsinh_model_recovers_parameters_by_ml():
     # three standard errors
     for name, truth in sim.params.items():
         np.testing.assert_allclose(result.params[name], truth, atol=0.15, err_msg=name)
+
+
+def test_pushforwards_work_under_jit_and_are_zero_outside_their_support():
+    chi2 = pf.square_of_standard_normal()
+    log_prob = jax.jit(lambda d, v: d.log_prob(v))
+    np.testing.assert_allclose(log_prob(chi2, jnp.array([-1.0, 2.0])), [-np.inf, stats.chi2(1).logpdf(2.0)], rtol=1e-12)
+    lognormal = pf.Pushforward(dist.Normal(0.0, 1.0), pf.Diffeomorphism(jnp.exp, jnp.log, codomain=dist.constraints.positive))
+    np.testing.assert_allclose(log_prob(lognormal, jnp.array([2.0])), stats.lognorm(s=1.0).logpdf([2.0]), rtol=1e-12)
+
+
+def test_constructor_messages():
+    with pytest.raises(ValueError, match="event_dim must be 0 or 1; got 2"):
+        pf.Diffeomorphism(jnp.exp, jnp.log, event_dim=2)
+    with pytest.raises(TypeError, match="base must be a NumPyro distribution; got float"):
+        pf.Pushforward(1.0, ExpTransform())
+    with pytest.raises(TypeError, match="transform must be a NumPyro Transform or a Diffeomorphism; got function"):
+        pf.Pushforward(dist.Normal(0.0, 1.0), lambda x: x)
+    with pytest.raises(ValueError, match="branches must list at least one inverse branch; got none"):
+        pf.BranchPushforward(dist.Normal(0.0, 1.0), jnp.square, [], dist.constraints.positive)
+    with pytest.raises(TypeError, match="T must be callable or a dict; got int"):
+        pf.discrete_pushforward({1: 1.0}, 3)
