@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 import numpyro
 import numpyro.distributions as dist
+from jax import random
 from jax.nn import softmax
 from jax.scipy.linalg import solve_triangular
 from jax.scipy.special import logsumexp
@@ -91,6 +92,25 @@ def generative_model(X, label, *, resolved, label_site, covariance_type, enumera
         else:
             k = numpyro.sample(label_site, dist.Categorical(values["pi"]), obs=label, infer=infer)
         numpyro.sample("X", dist.MultivariateNormal(values["mu"][k], scale_tril=L[k]), obs=X)
+
+
+def spread_means(num_groups, num_features, radius):
+    """Well-separated means for simulations: on a circle of ``radius`` in the first two
+    coordinates, or ``radius`` apart on a line when D = 1; shape (K, D)."""
+    K, D = num_groups, num_features
+    angle = 2 * jnp.pi * jnp.arange(K) / K
+    if D == 1:
+        return radius * jnp.arange(K, dtype=float)[:, None]
+    return jnp.zeros((K, D)).at[:, 0].set(radius * jnp.cos(angle)).at[:, 1].set(radius * jnp.sin(angle))
+
+
+def sample(rng_key, num_data, pi, mu, cov):
+    """Draw labels ``k_n ~ Categorical(pi)`` and ``x_n ~ N(mu_k, cov_k)``; ``cov`` may be tied."""
+    K, D = mu.shape
+    key_label, key_x = random.split(rng_key)
+    label = random.categorical(key_label, jnp.log(pi), shape=(num_data,))
+    chol = jnp.broadcast_to(jnp.linalg.cholesky(cov), (K, D, D))
+    return label, mu[label] + jnp.einsum("nde,ne->nd", chol[label], random.normal(key_x, (num_data, D)))
 
 
 def log_joint(X, pi, mu, cov):

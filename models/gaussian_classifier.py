@@ -21,7 +21,6 @@ or (D,) when shared; ``corr_chol`` (C, D, D) or (D, D), absent when D = 1; ``cov
 
 import jax.numpy as jnp
 import numpy as np
-from jax import random
 
 from . import _gaussian
 from ._checks import (
@@ -149,20 +148,13 @@ def simulate(rng_key, num_data=300, num_features=2, *, num_classes=2, shared_cov
     """
     C, D = num_classes, num_features
     pi = jnp.full(C, 1.0 / C) if pi is None else jnp.asarray(pi, dtype=float)
-    if mu is None:
-        angle = 2 * jnp.pi * jnp.arange(C) / C
-        mu = jnp.zeros((C, D)).at[:, 0].set(3 * jnp.cos(angle))
-        mu = mu.at[:, 1].set(3 * jnp.sin(angle)) if D > 1 else mu.at[:, 0].set(3.0 * jnp.arange(C))
-    mu = jnp.asarray(mu, dtype=float)
+    mu = _gaussian.spread_means(C, D, 3.0) if mu is None else jnp.asarray(mu, dtype=float)
     if cov is None:
         rho = 0.4 * jnp.where(jnp.arange(C) % 2 == 0, 1.0, -1.0)
         ladder = jnp.eye(D, k=1) + jnp.eye(D, k=-1)
         cov = jnp.eye(D) + rho[:, None, None] * ladder
         cov = cov[0] if shared_covariance else cov
     cov = jnp.asarray(cov, dtype=float)
-    key_y, key_x = random.split(rng_key)
-    y = random.categorical(key_y, jnp.log(pi), shape=(num_data,))
-    chol = jnp.broadcast_to(jnp.linalg.cholesky(cov), (C, D, D))
-    X = mu[y] + jnp.einsum("nde,ne->nd", chol[y], random.normal(key_x, (num_data, D)))
+    y, X = _gaussian.sample(rng_key, num_data, pi, mu, cov)
     truth = {"pi": pi, "mu": mu, "cov": cov, **_gaussian.scales_from_cov(cov, _covariance_type(shared_covariance))}
     return Simulation({"X": X, "y": y}, truth)

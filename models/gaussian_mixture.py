@@ -141,25 +141,19 @@ def init_values(rng_key, X, y=None, *, num_components=2, covariance_type="full",
 def simulate(rng_key, num_data=500, num_features=2, *, num_components=2, covariance_type="full", pi=None, mu=None, cov=None):
     """Draw assignments and points at known parameters; returns ``Simulation(data, params)``.
 
-    ``params`` holds the true assignments ``z`` beside ``pi, mu, cov, sigma``. Defaults: equal ``pi``; means on a
-    circle of radius 4 in the first two coordinates, so that the components are well
-    separated; unit covariances (with correlation 0.3 between neighbouring features for full).
+    ``params`` holds the true assignments ``z`` beside ``pi, mu, cov, sigma``. Defaults: equal
+    ``pi``; means on a circle of radius 4 in the first two coordinates (4 apart on a line when
+    D = 1), so that the components are well separated; unit covariances (with correlation 0.3
+    between neighbouring features for full and tied).
     """
     K, D = num_components, num_features
     pi = jnp.full(K, 1.0 / K) if pi is None else jnp.asarray(pi, dtype=float)
-    if mu is None:
-        angle = 2 * jnp.pi * jnp.arange(K) / K
-        mu = jnp.zeros((K, D)).at[:, 0].set(4 * jnp.cos(angle))
-        mu = mu.at[:, 1].set(4 * jnp.sin(angle)) if D > 1 else mu.at[:, 0].set(4.0 * jnp.arange(K))
-    mu = jnp.asarray(mu, dtype=float)
+    mu = _gaussian.spread_means(K, D, 4.0) if mu is None else jnp.asarray(mu, dtype=float)
     if cov is None:
         full = jnp.eye(D) + 0.3 * (jnp.eye(D, k=1) + jnp.eye(D, k=-1))
         cov = full if covariance_type in ("full", "tied") else jnp.eye(D)
         cov = cov if covariance_type == "tied" else jnp.broadcast_to(cov, (K, D, D))
     cov = jnp.asarray(cov, dtype=float)
-    key_z, key_x = random.split(rng_key)
-    z = random.categorical(key_z, jnp.log(pi), shape=(num_data,))
-    chol = jnp.broadcast_to(jnp.linalg.cholesky(cov), (K, D, D))
-    X = mu[z] + jnp.einsum("nde,ne->nd", chol[z], random.normal(key_x, (num_data, D)))
+    z, X = _gaussian.sample(rng_key, num_data, pi, mu, cov)
     truth = {"pi": pi, "mu": mu, "cov": cov, **_gaussian.scales_from_cov(cov, covariance_type)}
     return Simulation({"X": X}, {**truth, "z": z})
