@@ -8,9 +8,10 @@ from models._priors import resolve_priors
 
 from . import map as map_method
 from . import ml as ml_method
+from . import nuts
 from ._point import OPTIMIZERS
 
-METHODS = {"ml": ml_method, "map": map_method}
+METHODS = {"ml": ml_method, "map": map_method, "nuts": nuts}
 
 
 def _resolve_model(model):
@@ -37,6 +38,11 @@ def _split_options(module, runner, method, options):
 
 
 def _check_method_options(options):
+    if "chain_method" in options:
+        check_choice("chain_method", options["chain_method"], ("sequential", "parallel", "vectorized"))
+    for name in ("num_warmup", "num_samples", "num_chains", "max_tree_depth"):
+        if name in options:
+            check_int(name, options[name], minimum=0 if name == "num_warmup" else 1)
     if "optimizer" in options:
         check_choice("optimizer", options["optimizer"], OPTIMIZERS)
     if "max_iter" in options:

@@ -33,6 +33,11 @@ class Fit(NamedTuple):
     info : dict
         Method-specific diagnostics (for optimisers: ``status``, ``grad_norm`` and the
         Hessian's ``min_eigenvalue`` in the unconstrained space, per data point).
+    samples : dict or None
+        Draws of every parameter (deterministic sites included), shaped (chain, draw, ...), for
+        methods that draw; None for point estimates, whose ``params`` are the result.
+    sample_stats : dict or None
+        Per-draw sampler statistics (NUTS: ``diverging``, ``tree_depth``, ...), (chain, draw).
     """
 
     method: str
@@ -47,10 +52,19 @@ class Fit(NamedTuple):
     seed: int
     method_options: dict
     info: dict
+    samples: dict | None = None
+    sample_stats: dict | None = None
 
     @property
     def model_name(self):
         return self.model.__name__.rsplit(".", 1)[-1]
+
+    @property
+    def idata(self):
+        """The ArviZ ``InferenceData`` of this fit (built anew at each access)."""
+        from .arviz import to_inference_data
+
+        return to_inference_data(self)
 
 
 def scalar_params(params):

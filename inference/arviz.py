@@ -1,0 +1,75 @@
+"""The one bridge from a :class:`inference.Fit` to ArviZ's ``InferenceData``.
+
+Every method's result converts the same way: posterior draws (a point estimate is one chain of
+one draw, the method recorded in ``attrs``), ``sample_stats`` when the method has them,
+``observed_data``, and a ``log_likelihood`` group with the pointwise *marginal* log-likelihood
+of each data row, discrete latents summed out. ``az.from_numpyro`` cannot give the latter for
+the mixture (numpyro issue 744); here it is computed from the model itself: each row's log
+density under :class:`inference.handlers.likelihood_only` with enumeration, vmapped over rows
+and draws.
+"""
+
+import warnings
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from numpyro.contrib.funsor import enum
+from numpyro.contrib.funsor import log_density as enum_log_density
+
+from .handlers import likelihood_only
+
+with warnings.catch_warnings():  # ArviZ 0.23 announces its 1.0 refactor on import
+    warnings.simplefilter("ignore", FutureWarning)
+    import arviz as az
+
+
+def pointwise_log_likelihood(model, draws, data):
+    """``log p(row_n | theta_s)`` with discrete latents summed out, shape (num_draws, num_data).
+
+    ``model`` is the NumPyro model with its options bound; ``draws`` maps each parameter to an
+    array with one leading draw dimension; ``data`` maps each data name to an array of rows.
+    """
+    target = enum(likelihood_only(model), first_available_dim=-2)
+
+    def one(row, theta):
+        return enum_log_density(target, (), {name: value[None] for name, value in row.items()}, theta)[0]
+
+    rows = jax.vmap(one, in_axes=(0, None))
+    return jax.jit(jax.vmap(rows, in_axes=(None, 0)))(data, draws)
+
+
+def to_inference_data(fit):
+    """``az.InferenceData`` for any :class:`inference.Fit`; see the module docstring."""
+    module = fit.model
+    names = list(module.params(fit.data["X"].shape[1], **fit.options))
+    if fit.samples is None:  # a point estimate: one chain of one draw
+        posterior = {name: np.asarray(value)[None, None] for name, value in fit.params.items()}
+    else:
+        posterior = {name: np.asarray(value) for name, value in fit.samples.items()}
+    num_chains, num_draws = next(iter(posterior.values())).shape[:2]
+    latent = {name: jnp.reshape(posterior[name], (num_chains * num_draws, *posterior[name].shape[2:])) for name in names}
+    model = partial(module.model, priors=fit.priors, **fit.options)
+    data = {name: jnp.asarray(value) for name, value in fit.data.items()}
+    pointwise = np.asarray(pointwise_log_likelihood(model, latent, data)).reshape(num_chains, num_draws, -1)
+    observed = "y" if "y" in fit.data else "X"
+    attrs = {
+        "method": fit.method,
+        "model": fit.model_name,
+        "seed": fit.seed,
+        "options": repr(fit.options),
+        "method_options": repr({k: v for k, v in fit.method_options.items() if k != "init"}),
+        "x64": int(jax.config.jax_enable_x64),
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        idata = az.from_dict(
+            posterior=posterior,
+            sample_stats=fit.sample_stats,
+            log_likelihood={observed: pointwise},
+            observed_data={name: np.asarray(value) for name, value in fit.data.items()},
+        )
+    for group in idata.groups():  # from_dict keeps its attrs argument in no group
+        getattr(idata, group).attrs.update(attrs)
+    return idata

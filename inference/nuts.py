@@ -1,0 +1,94 @@
+"""The No-U-Turn Sampler (Hoffman & Gelman, 2014) on any lecture model.
+
+NumPyro's NUTS with its windowed step-size and mass-matrix adaptation; discrete latents marked
+for enumeration (the mixture's ``z``) are summed out, never sampled. ``dense_mass=True`` adapts
+a dense mass matrix, which strongly correlated posteriors (an unstandardised regression) need.
+The draws start from the model's ``init_values`` (overridden by ``init``), as the optimisers do.
+
+``converged`` means no divergent transition and a split R-hat below 1.01 for every parameter.
+Chains run one after another by default (``chain_method="sequential"``); ``"parallel"`` needs
+one JAX device per chain (``numpyro.set_host_device_count``), ``"vectorized"`` batches them.
+"""
+
+from functools import partial
+
+import numpy as np
+from jax import random
+from numpyro.diagnostics import split_gelman_rubin
+from numpyro.infer import MCMC, NUTS
+from numpyro.infer.initialization import init_to_value
+
+from ._point import check_init
+from .result import Fit
+
+OPTIONS = {
+    "num_warmup": 1000,
+    "num_samples": 1000,
+    "num_chains": 1,
+    "dense_mass": False,
+    "target_accept_prob": 0.8,
+    "max_tree_depth": 10,
+    "chain_method": "sequential",
+    "progress_bar": False,
+    "init": None,
+}
+
+EXTRA_FIELDS = ("diverging", "num_steps", "accept_prob", "energy", "potential_energy")
+
+
+def _r_hat(draws):
+    """The largest split R-hat over a parameter's entries, ignoring constant entries (the unit
+    diagonal of a correlation factor), whose R-hat is undefined."""
+    varying = np.ptp(draws.reshape(-1, *draws.shape[2:]), axis=0) > 0
+    if not np.any(varying):
+        return 1.0
+    return float(np.max(np.asarray(split_gelman_rubin(draws))[varying]))
+
+
+def run(module, data, *, priors, seed, model_options, num_warmup, num_samples, num_chains, dense_mass,
+        target_accept_prob, max_tree_depth, chain_method, progress_bar, init):
+    """Sample the posterior; ``params`` are posterior means, ``samples`` the draws by chain."""
+    spec = module.params(data["X"].shape[1], **model_options)
+    key_init, key_mcmc = random.split(random.PRNGKey(seed))
+    start = {**module.init_values(key_init, data["X"], data.get("y"), **model_options), **check_init(init, spec)}
+    model = partial(module.model, priors=priors, **model_options)
+    kernel = NUTS(
+        model, dense_mass=dense_mass, target_accept_prob=target_accept_prob, max_tree_depth=max_tree_depth,
+        init_strategy=init_to_value(values={k: np.asarray(v, dtype=np.float64) for k, v in start.items()}),
+    )
+    mcmc = MCMC(kernel, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
+                chain_method=chain_method, progress_bar=progress_bar)
+    mcmc.run(key_mcmc, **data, extra_fields=EXTRA_FIELDS)
+    samples = {name: np.asarray(value) for name, value in mcmc.get_samples(group_by_chain=True).items()}
+    extra = {name: np.asarray(value) for name, value in mcmc.get_extra_fields(group_by_chain=True).items()}
+    # the tree depth of a trajectory of n leapfrog steps is log2(n + 1)
+    stats = {
+        "diverging": extra["diverging"],
+        "n_steps": extra["num_steps"],
+        "tree_depth": np.log2(extra["num_steps"] + 1).astype(np.int64),
+        "acceptance_rate": extra["accept_prob"],
+        "energy": extra["energy"],
+        "lp": -extra["potential_energy"],
+    }
+    r_hat = {name: _r_hat(samples[name]) for name in spec}
+    num_divergent = int(stats["diverging"].sum())
+    converged = num_divergent == 0 and all(np.isfinite(v) and v < 1.01 for v in r_hat.values())
+    return Fit(
+        method="nuts",
+        params={name: value.mean(axis=(0, 1)) for name, value in samples.items()},
+        losses=-stats["lp"].reshape(-1),
+        converged=converged,
+        num_steps=int(stats["n_steps"].sum()),
+        model=module,
+        options=dict(model_options),
+        data=data,
+        priors=priors,
+        seed=seed,
+        method_options=dict(num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
+                            dense_mass=dense_mass, target_accept_prob=target_accept_prob,
+                            max_tree_depth=max_tree_depth, chain_method=chain_method, progress_bar=progress_bar,
+                            init=init),
+        info={"num_divergent": num_divergent, "r_hat": r_hat},
+        samples=samples,
+        sample_stats=stats,
+    )

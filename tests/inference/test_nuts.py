@@ -1,0 +1,74 @@
+"""NUTS through the same ``fit`` call, and the one bridge to ArviZ."""
+
+import jax
+import numpy as np
+import pytest
+
+import models
+from inference import fit
+from inference.arviz import az
+
+CASES = {
+    "linear_regression": (lambda k: models.linear_regression.simulate(k, 100, 2), {}),
+    "logistic_regression": (lambda k: models.logistic_regression.simulate(k, 200, 2), {}),
+    "gaussian_classifier": (lambda k: models.gaussian_classifier.simulate(k, 200, 2), {}),
+    "gaussian_mixture": (lambda k: models.gaussian_mixture.simulate(k, 200, 2), {"num_components": 2, "ordered": True}),
+    "pushforward": (lambda k: models.pushforward.simulate(k, 300), {}),
+}
+
+
+@pytest.fixture(scope="module")
+def mixture_fit():
+    data = models.gaussian_mixture.simulate(jax.random.PRNGKey(0), 120, 2).data
+    return fit("gaussian_mixture", data, "nuts", num_components=2, ordered=True, num_warmup=200, num_samples=200)
+
+
+def test_nuts_samples_and_summarises(mixture_fit):
+    assert mixture_fit.samples["mu"].shape == (1, 200, 2, 2)
+    assert "z" not in mixture_fit.samples  # summed out, never sampled
+    np.testing.assert_allclose(mixture_fit.params["mu"], mixture_fit.samples["mu"].mean((0, 1)))
+    assert mixture_fit.sample_stats["diverging"].shape == (1, 200)
+
+
+def test_idata_has_every_group_and_a_finite_loo(mixture_fit):
+    idata = mixture_fit.idata
+    assert {"posterior", "sample_stats", "log_likelihood", "observed_data"} <= set(idata.groups())
+    assert idata.log_likelihood["X"].shape == (1, 200, 120)
+    assert idata.posterior.attrs["method"] == "nuts"
+    loo = az.loo(idata)
+    assert np.isfinite(loo.elpd_loo)
+
+
+def test_marginal_pointwise_log_likelihood_equals_the_mixture_formula(mixture_fit):
+    idata = mixture_fit.idata
+    draw = {k: mixture_fit.samples[k][0, 7] for k in ("pi", "mu", "cov")}
+    expected = models.gaussian_mixture.log_likelihood(draw, mixture_fit.data["X"])
+    np.testing.assert_allclose(idata.log_likelihood["X"].values[0, 7], expected, rtol=1e-10)
+
+
+def test_point_estimates_convert_too():
+    data = models.linear_regression.simulate(jax.random.PRNGKey(0), 50, 2).data
+    result = fit("linear_regression", data, "ml")
+    idata = result.idata
+    assert idata.posterior["a"].shape == (1, 1, 2) and idata.posterior.attrs["method"] == "ml"
+    np.testing.assert_allclose(idata.log_likelihood["y"].values.sum(), -result.losses[-1], rtol=1e-12)
+
+
+def test_netcdf_round_trip(mixture_fit, tmp_path):
+    path = tmp_path / "fit.nc"
+    mixture_fit.idata.to_netcdf(str(path), engine="h5netcdf")
+    back = az.from_netcdf(str(path), engine="h5netcdf")
+    for group in ("posterior", "log_likelihood", "sample_stats"):
+        for name, value in getattr(mixture_fit.idata, group).data_vars.items():
+            np.testing.assert_array_equal(getattr(back, group)[name].values, value.values)
+    assert back.posterior.attrs["method"] == "nuts"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", CASES)
+def test_nuts_converges_on_every_lecture_model(name):
+    simulate, options = CASES[name]
+    result = fit(name, simulate(jax.random.PRNGKey(1)).data, "nuts", num_chains=2, num_warmup=500, num_samples=500, **options)
+    assert result.info["num_divergent"] == 0
+    assert max(result.info["r_hat"].values()) < 1.01, result.info["r_hat"]
+    assert result.converged
