@@ -16,7 +16,9 @@ components on one point) L-BFGS converges to a saddle without complaint; when th
 infinity (perfectly separated classes in logistic regression) or not unique (collinear
 features), it stops where the gradient happens to be small. So, for up to ``max_hessian_size``
 parameters, the Hessian at the end is checked: a clearly negative eigenvalue gives the status
-``SADDLE``, a smallest eigenvalue below ``1e-8`` of the largest gives ``FLAT``.
+``SADDLE``, a smallest eigenvalue below ``1e-8`` of the largest gives ``FLAT``. Before that,
+an L-BFGS run that stopped on the objective's round-off is polished by Newton steps on the
+gradient (:func:`_newton_polish`), which bring the gradient down to round-off itself.
 
 The caller jits; nothing here is compiled at import.
 """
@@ -70,6 +72,29 @@ def _status(k, value, prev, grad_norm, *, max_iter, gtol, ftol):
         [NOT_FINITE, GRADIENT_SMALL, NO_PROGRESS, STALLED, MAX_ITER],
         RUNNING,
     )
+
+
+def _newton_polish(loss_fn, params, grad_norm, num_steps=3):
+    """Up to ``num_steps`` Newton steps, each kept only if it lowers the gradient norm.
+
+    Near the optimum the objective changes below its own round-off, so a line search on it
+    stalls (``NO_PROGRESS``/``STALLED``) while the gradient, which is computed to full
+    precision, still says where the optimum is: a Newton step on it needs no objective value.
+    """
+    flat, unravel = ravel_pytree(params)
+    objective = lambda v: loss_fn(unravel(v))  # noqa: E731
+    gradient, hessian = jax.grad(objective), jax.hessian(objective)
+
+    def step(_, carry):
+        v, norm = carry
+        h = hessian(v)
+        new = v - jnp.linalg.solve(0.5 * (h + h.T), gradient(v))
+        new_norm = jnp.max(jnp.abs(gradient(new)), initial=0.0)
+        better = jnp.all(jnp.isfinite(new)) & (new_norm < norm)
+        return jnp.where(better, new, v), jnp.where(better, new_norm, norm)
+
+    flat, grad_norm = lax.fori_loop(0, num_steps, step, (flat, grad_norm))
+    return unravel(flat), grad_norm
 
 
 def _smallest_eigenvalue(loss_fn, params):
@@ -176,6 +201,14 @@ def minimize(
         )
     min_eigenvalue = jnp.asarray(jnp.nan, dtype=losses.dtype)
     if ravel_pytree(params)[0].size <= max_hessian_size:
+        if optimizer == "lbfgs":
+            stalled = (status == NO_PROGRESS) | (status == STALLED)
+            polished, polished_norm = _newton_polish(loss_fn, params, grad_norm)
+            params = jax.tree.map(lambda new, old: jnp.where(stalled, new, old), polished, params)
+            grad_norm = jnp.where(stalled, polished_norm, grad_norm)
+            status = jnp.where(stalled & (grad_norm <= gtol), GRADIENT_SMALL, status)
+            status = jnp.where(stalled & (grad_norm > gtol) & (grad_norm <= 100 * gtol), NO_PROGRESS, status)
+            losses = losses.at[k].set(jnp.where(stalled, loss_fn(params), losses[k]))
         min_eigenvalue, scale = _smallest_eigenvalue(loss_fn, params)
         # a Hessian by autodiff is exact up to round-off (~1e-15 of the largest eigenvalue): a
         # saddle's negative eigenvalue is far below -1e-6, a direction to infinity's far below 1e-8

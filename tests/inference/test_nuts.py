@@ -72,3 +72,18 @@ def test_nuts_converges_on_every_lecture_model(name):
     assert result.info["num_divergent"] == 0
     assert max(result.info["r_hat"].values()) < 1.01, result.info["r_hat"]
     assert result.converged
+
+
+@pytest.mark.parametrize(
+    "options, error, match",
+    [
+        ({"num_samples": 0}, ValueError, r"num_samples must be >= 1; got num_samples = 0"),
+        ({"num_warmup": -1}, ValueError, r"num_warmup must be >= 0; got num_warmup = -1"),
+        ({"chain_method": "threads"}, ValueError, r"chain_method must be one of \['parallel', 'sequential', 'vectorized'\]; got 'threads'"),
+        ({"optimizer": "lbfgs"}, ValueError, r"unknown option\(s\) \['optimizer'\]; linear_regression takes \['fit_intercept'\] and method 'nuts' takes"),
+    ],
+)
+def test_bad_nuts_options_are_named(options, error, match):
+    data = models.linear_regression.simulate(jax.random.PRNGKey(0), 20, 2).data
+    with pytest.raises(error, match=match):
+        fit("linear_regression", data, "nuts", **options)
