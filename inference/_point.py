@@ -18,6 +18,7 @@ from functools import partial
 import jax
 import numpy as np
 import optax
+from jax.flatten_util import ravel_pytree
 from jax import random
 from numpyro import handlers
 from numpyro.infer import SVI, Trace_ELBO, TraceEnum_ELBO
@@ -46,6 +47,7 @@ class ConvergenceWarning(UserWarning):
 
 _SOLVERS = OrderedDict()
 _MAX_SOLVERS = 64
+_MAX_INFORMATION_SIZE = 1000  # parameters beyond which ML skips the observed information
 
 
 def _freeze(value):
@@ -68,7 +70,8 @@ def _tolerances(gtol, ftol, optimizer):
     return gtol, ftol
 
 
-def _solve(rng_key, start, data, *, model, target, optimizer, max_iter, gtol, ftol, learning_rate, batch_size):
+def _solve(rng_key, start, data, *, model, target, optimizer, max_iter, gtol, ftol, learning_rate, batch_size,
+           curvature):
     """Set up SVI on ``target`` and minimise its loss from ``start``; traced by ``jax.jit``.
 
     Everything stateful (the guide's prototype, SVI's transforms) is built inside the trace, so
@@ -97,10 +100,20 @@ def _solve(rng_key, start, data, *, model, target, optimizer, max_iter, gtol, ft
         gtol=gtol, ftol=ftol, learning_rate=learning_rate,
         batch_loss_fn=None if batch_size is None else batch_loss, rng_key=rng_key,
     )
-    latent = guide.median(svi.constrain_fn(result.params))
-    trace = handlers.trace(handlers.seed(handlers.substitute(model, data=latent), rng_key)).get_trace(**data)
-    deterministic = {name: site["value"] for name, site in trace.items() if site["type"] == "deterministic"}
-    return {**latent, **deterministic}, result._replace(params=None)
+    def constrained(unconstrained):
+        latent = guide.median(svi.constrain_fn(unconstrained))
+        trace = handlers.trace(handlers.seed(handlers.substitute(model, data=latent), rng_key)).get_trace(**data)
+        return {**latent, **{name: site["value"] for name, site in trace.items() if site["type"] == "deterministic"}}
+
+    params = constrained(result.params)
+    flat, unravel = ravel_pytree(result.params)
+    if not curvature or flat.size > _MAX_INFORMATION_SIZE:
+        return params, result._replace(params=None), None
+    # the observed information in the unconstrained space, and the Jacobian of every reported
+    # value (deterministic sites included) with respect to it, for the delta method
+    hessian = jax.hessian(lambda v: loss(unravel(v)))(flat) * num_data
+    jacobian = jax.jacfwd(lambda v: ravel_pytree(constrained(unravel(v)))[0])(flat)
+    return params, result._replace(params=None), (hessian, jacobian)
 
 
 def check_init(init, spec):
@@ -144,7 +157,8 @@ def point_estimate(method, module, data, *, priors, seed, model_options, likelih
     solver = _SOLVERS.get(key)
     if solver is None:
         solver = jax.jit(partial(_solve, model=model, target=target, optimizer=optimizer, max_iter=max_iter,
-                                 gtol=gtol, ftol=ftol, learning_rate=learning_rate, batch_size=batch_size))
+                                 gtol=gtol, ftol=ftol, learning_rate=learning_rate, batch_size=batch_size,
+                                 curvature=likelihood))
         _SOLVERS[key] = solver
         while len(_SOLVERS) > _MAX_SOLVERS:
             _SOLVERS.popitem(last=False)
@@ -152,7 +166,7 @@ def point_estimate(method, module, data, *, priors, seed, model_options, likelih
     key_init, key_svi = random.split(random.PRNGKey(seed))
     start = {**module.init_values(key_init, data["X"], data.get("y"), **model_options), **start}
     start = {name: np.asarray(value, dtype=np.float64) for name, value in start.items()}
-    params, result = solver(key_svi, start, data)
+    params, result, curvature = solver(key_svi, start, data)
     num_data = data["X"].shape[0]
     num_steps = int(result.num_steps)
     status = int(result.status)
@@ -161,6 +175,7 @@ def point_estimate(method, module, data, *, priors, seed, model_options, likelih
     params = {k: np.asarray(v) for k, v in params.items()}
     if converged and problem is not None and (reason := problem(params, data["X"], data.get("y"), **model_options)):
         converged, message = False, reason
+    stderr, covariance = _wald(params, curvature) if converged and curvature is not None else (None, None)
     if not converged:
         warnings.warn(
             f"{method} for {module.__name__.rsplit('.', 1)[-1]} did not converge after {num_steps} steps: "
@@ -187,4 +202,30 @@ def point_estimate(method, module, data, *, priors, seed, model_options, likelih
             "grad_norm": float(result.grad_norm),
             "min_eigenvalue": float(result.min_eigenvalue),
         },
+        stderr=stderr,
+        covariance=covariance,
     )
+
+
+def _wald(params, curvature):
+    """Standard errors and covariance of every reported value by the delta method.
+
+    With H the observed information (Hessian of the negative log-likelihood) in the unconstrained
+    coordinates u and J = d theta / d u, ``cov(theta) = J H^{-1} J^T``. At the optimum this is
+    the inverse observed information in theta's own (constrained) coordinates wherever theta is
+    a free parameter, and its image on the simplex or the correlation factors otherwise.
+    """
+    hessian, jacobian = (np.asarray(a, dtype=np.float64) for a in curvature)
+    try:
+        chol = np.linalg.cholesky(0.5 * (hessian + hessian.T))
+    except np.linalg.LinAlgError:
+        return None, None
+    half = np.linalg.solve(chol, jacobian.T)  # L^{-1} J^T, so cov = half^T half
+    covariance = half.T @ half
+    sd = np.sqrt(np.clip(np.diag(covariance), 0.0, None))
+    stderr, start = {}, 0
+    for name, value in params.items():
+        size = np.size(value)
+        stderr[name] = sd[start : start + size].reshape(np.shape(value))
+        start += size
+    return stderr, covariance

@@ -38,6 +38,11 @@ class Fit(NamedTuple):
         methods that draw; None for point estimates, whose ``params`` are the result.
     sample_stats : dict or None
         Per-draw sampler statistics (NUTS: ``diverging``, ``tree_depth``, ...), (chain, draw).
+    stderr : dict or None
+        ML only: standard errors from the observed Fisher information, shaped like ``params``.
+    covariance : numpy.ndarray or None
+        ML only: the asymptotic covariance of all the scalars of ``params``, in the order of
+        :func:`scalar_params`.
     """
 
     method: str
@@ -54,10 +59,21 @@ class Fit(NamedTuple):
     info: dict
     samples: dict | None = None
     sample_stats: dict | None = None
+    stderr: dict | None = None
+    covariance: np.ndarray | None = None
 
     @property
     def model_name(self):
         return self.model.__name__.rsplit(".", 1)[-1]
+
+    def wald_intervals(self, level=0.95):
+        """``{name: (lower, upper)}``: ML estimate -+ z * stderr, z the normal quantile of ``level``."""
+        if self.stderr is None:
+            raise ValueError(f"wald_intervals needs standard errors, which method {self.method!r} did not give")
+        from statistics import NormalDist
+
+        z = NormalDist().inv_cdf(0.5 + level / 2)
+        return {name: (self.params[name] - z * sd, self.params[name] + z * sd) for name, sd in self.stderr.items()}
 
     @property
     def idata(self):
