@@ -6,12 +6,12 @@ import models
 from models._checks import check_choice, check_int
 from models._priors import resolve_priors
 
+from . import laplace, nuts
 from . import map as map_method
 from . import ml as ml_method
-from . import nuts
 from ._point import OPTIMIZERS
 
-METHODS = {"ml": ml_method, "map": map_method, "nuts": nuts}
+METHODS = {"ml": ml_method, "map": map_method, "nuts": nuts, "laplace": laplace}
 
 
 def _resolve_model(model):
