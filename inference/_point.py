@@ -18,15 +18,21 @@ from functools import partial
 import jax
 import numpy as np
 import optax
-from jax.flatten_util import ravel_pytree
 from jax import random
+from jax.flatten_util import ravel_pytree
 from numpyro import handlers
 from numpyro.infer import SVI, Trace_ELBO, TraceEnum_ELBO
 from numpyro.infer.autoguide import AutoDelta
 from numpyro.infer.initialization import init_to_median
 
 from . import optim
-from .handlers import hide_enumerated, is_enumerated, likelihood_only, scale_data
+from .handlers import (
+    hide_enumerated,
+    is_enumerated,
+    likelihood_only,
+    scale_data,
+    with_deterministic,
+)
 from .result import Fit
 
 OPTIONS = {
@@ -101,9 +107,7 @@ def _solve(rng_key, start, data, *, model, target, optimizer, max_iter, gtol, ft
         batch_loss_fn=None if batch_size is None else batch_loss, rng_key=rng_key,
     )
     def constrained(unconstrained):
-        latent = guide.median(svi.constrain_fn(unconstrained))
-        trace = handlers.trace(handlers.seed(handlers.substitute(model, data=latent), rng_key)).get_trace(**data)
-        return {**latent, **{name: site["value"] for name, site in trace.items() if site["type"] == "deterministic"}}
+        return with_deterministic(model, guide.median(svi.constrain_fn(unconstrained)), data, rng_key)
 
     params = constrained(result.params)
     flat, unravel = ravel_pytree(result.params)

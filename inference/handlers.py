@@ -28,6 +28,12 @@ class likelihood_only(Messenger):
             msg["fn"] = msg["fn"].mask(False)
 
 
+def with_deterministic(model, latent, data, rng_key):
+    """The latent values plus every deterministic site the model computes from them."""
+    trace = handlers.trace(handlers.seed(handlers.substitute(model, data=latent), rng_key)).get_trace(**data)
+    return {**latent, **{name: site["value"] for name, site in trace.items() if site["type"] == "deterministic"}}
+
+
 def hide_enumerated(model):
     """The model with its enumerated sites hidden, for autoguides, which cannot handle them."""
     return handlers.block(model, hide_fn=is_enumerated)
