@@ -33,7 +33,7 @@ from .handlers import (
     scale_data,
     with_deterministic,
 )
-from .result import Fit
+from .result import Fit, fit_context
 
 OPTIONS = {
     "optimizer": "lbfgs",
@@ -194,11 +194,7 @@ def point_estimate(method, module, data, *, priors, seed, model_options, likelih
         losses=np.asarray(result.losses[: num_steps + 1]) * num_data,
         converged=converged,
         num_steps=num_steps,
-        model=module,
-        options=dict(model_options),
-        data=data,
-        priors=priors,
-        seed=seed,
+        **fit_context(module, data, priors, seed, model_options),
         method_options=dict(optimizer=optimizer, max_iter=max_iter, gtol=gtol, ftol=ftol,
                             learning_rate=learning_rate, batch_size=batch_size, init=init),
         info={

@@ -23,7 +23,7 @@ from numpyro.infer.util import initialize_model
 
 from . import optim
 from ._point import check_init
-from .result import Fit
+from .result import Fit, fit_context
 
 OPTIONS = {"num_samples": 1000, "max_iter": 1000, "init": None}
 
@@ -87,11 +87,7 @@ def run(module, data, *, priors, seed, model_options, num_samples, max_iter, ini
         losses=np.asarray(result.losses[: int(result.num_steps) + 1]) * data["X"].shape[0],
         converged=True,
         num_steps=int(result.num_steps),
-        model=module,
-        options=dict(model_options),
-        data=data,
-        priors=priors,
-        seed=seed,
+        **fit_context(module, data, priors, seed, model_options),
         method_options=dict(num_samples=num_samples, max_iter=max_iter, init=init),
         info={"status": optim.STATUS[status], "min_eigenvalue": float(eigenvalues.min(initial=np.inf))},
         samples=samples,

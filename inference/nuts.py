@@ -19,7 +19,7 @@ from numpyro.infer import MCMC, NUTS
 from numpyro.infer.initialization import init_to_value
 
 from ._point import check_init
-from .result import Fit
+from .result import Fit, fit_context
 
 OPTIONS = {
     "num_warmup": 1000,
@@ -79,11 +79,7 @@ def run(module, data, *, priors, seed, model_options, num_warmup, num_samples, n
         losses=-stats["lp"].reshape(-1),
         converged=converged,
         num_steps=int(stats["n_steps"].sum()),
-        model=module,
-        options=dict(model_options),
-        data=data,
-        priors=priors,
-        seed=seed,
+        **fit_context(module, data, priors, seed, model_options),
         method_options=dict(num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
                             dense_mass=dense_mass, target_accept_prob=target_accept_prob,
                             max_tree_depth=max_tree_depth, chain_method=chain_method, progress_bar=progress_bar,

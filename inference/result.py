@@ -94,3 +94,8 @@ def scalar_params(params):
         for index in np.ndindex(value.shape):
             out[f"{name}[{','.join(map(str, index))}]"] = float(value[index])
     return out
+
+
+def fit_context(module, data, priors, seed, model_options):
+    """The fields every method's :class:`Fit` shares: what was fitted, to what, and how seeded."""
+    return {"model": module, "options": dict(model_options), "data": data, "priors": priors, "seed": seed}

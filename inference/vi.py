@@ -25,7 +25,7 @@ from numpyro.infer.initialization import init_to_value
 
 from ._point import check_init
 from .handlers import hide_enumerated, is_enumerated, with_deterministic
-from .result import Fit
+from .result import Fit, fit_context
 
 OPTIONS = {
     "guide": "mean_field",
@@ -73,11 +73,7 @@ def run(module, data, *, priors, seed, model_options, guide, num_steps, learning
         losses=losses,
         converged=bool(np.all(np.isfinite(losses))) and _plateau(losses),
         num_steps=num_steps,
-        model=module,
-        options=dict(model_options),
-        data=data,
-        priors=priors,
-        seed=seed,
+        **fit_context(module, data, priors, seed, model_options),
         method_options=dict(guide=guide, num_steps=num_steps, learning_rate=learning_rate,
                             num_particles=num_particles, num_samples=num_samples, progress_bar=progress_bar, init=init),
         info={"final_elbo": float(-losses[-max(len(losses) // 10, 1):].mean())},
