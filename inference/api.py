@@ -6,12 +6,12 @@ import models
 from models._checks import check_choice, check_int
 from models._priors import resolve_priors
 
-from . import laplace, nuts, vi
+from . import em, laplace, nuts, vi
 from . import map as map_method
 from . import ml as ml_method
 from ._point import OPTIMIZERS
 
-METHODS = {"ml": ml_method, "map": map_method, "nuts": nuts, "vi": vi, "laplace": laplace}
+METHODS = {"ml": ml_method, "map": map_method, "em": em, "nuts": nuts, "vi": vi, "laplace": laplace}
 
 
 def _resolve_model(model):
@@ -42,7 +42,7 @@ def _check_method_options(options):
         check_choice("chain_method", options["chain_method"], ("sequential", "parallel", "vectorized"))
     if "guide" in options:
         check_choice("guide", options["guide"], tuple(vi.GUIDES))
-    for name in ("num_warmup", "num_samples", "num_chains", "max_tree_depth", "num_steps", "num_particles"):
+    for name in ("num_warmup", "num_samples", "num_chains", "max_tree_depth", "num_steps", "num_particles", "num_restarts"):
         if name in options:
             check_int(name, options[name], minimum=0 if name == "num_warmup" else 1)
     if "optimizer" in options:

@@ -97,6 +97,17 @@ def log_likelihood(theta, X):
     return _gaussian.marginal_log_density(X, theta["pi"], theta["mu"], theta["cov"])
 
 
+def m_step(X, resp, *, num_components=2, covariance_type="full", ordered=False, reg_covar=0.0):
+    """The M-step of EM: weighted ML of ``pi, mu, cov`` (Bishop, 2006, eq. 9.24-9.26), with
+    ``reg_covar`` on the diagonal as in scikit-learn; returns the model's parameters (``pi``,
+    ``mu``, ``sigma`` and ``corr_chol``). With ``ordered``, components are sorted by ``mu[:, 0]``."""
+    theta = _gaussian.weighted_estimates(X, resp, covariance_type, reg_covar)
+    if ordered:
+        order = np.argsort(theta["mu"][:, 0])
+        theta = {k: v if k == "cov" and covariance_type == "tied" else v[order] for k, v in theta.items()}
+    return {"pi": theta["pi"], "mu": theta["mu"], **_gaussian.scales_from_cov(theta["cov"], covariance_type)}
+
+
 def _kmeans(rng_key, X, num_components, max_iter=100):
     """Lloyd's k-means from k-means++ seeds (Arthur & Vassilvitskii, 2007); returns labels."""
     keys = random.split(rng_key, num_components)

@@ -1,0 +1,93 @@
+"""EM: the generic E-step, the mixture's M-step, against scikit-learn's trajectory."""
+
+import warnings
+
+import jax
+import numpy as np
+import pytest
+from sklearn.mixture import GaussianMixture
+
+import models
+from inference import ConvergenceWarning, fit
+from models._gaussian import scale_tril
+
+gm = models.gaussian_mixture
+COVARIANCE_TYPES = ["full", "diag", "spherical", "tied"]
+
+
+@pytest.fixture(scope="module")
+def X():
+    return np.asarray(gm.simulate(jax.random.PRNGKey(1), 300, 2, num_components=3).data["X"])
+
+
+def _start(X, covariance_type):
+    start = gm.init_values(jax.random.PRNGKey(5), X, num_components=3, covariance_type=covariance_type)
+    start["mu"] = start["mu"] + 0.5  # away from the k-means answer, so EM has work to do
+    L = np.asarray(scale_tril(start["sigma"], start.get("corr_chol"), 3, 2, covariance_type))
+    cov = L @ np.swapaxes(L, -1, -2)
+    precisions = {"full": np.linalg.inv(cov), "tied": np.linalg.inv(cov[0]), "diag": 1 / start["sigma"] ** 2,
+                  "spherical": 1 / start["sigma"] ** 2}[covariance_type]
+    return start, precisions
+
+
+def _quiet_fit(*args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return fit(*args, **kwargs)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_trajectory_equals_scikit_learn(X, covariance_type):
+    start, precisions = _start(X, covariance_type)
+    ours = _quiet_fit(gm, {"X": X}, "em", num_components=3, covariance_type=covariance_type, init=start,
+                      reg_covar=0.0, tol=0.0, max_iter=6)
+    for num_iter in range(1, 7):
+        reference = GaussianMixture(3, covariance_type=covariance_type, reg_covar=0.0, tol=0.0, max_iter=num_iter,
+                                    weights_init=start["pi"], means_init=start["mu"], precisions_init=precisions)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # scikit-learn's own ConvergenceWarning at tol = 0
+            reference.fit(X)
+        # scikit-learn's lower bound after m iterations is the mean log-likelihood at theta_{m-1}
+        np.testing.assert_allclose(-ours.losses[num_iter - 1] / len(X), reference.lower_bound_, rtol=1e-8)
+    np.testing.assert_allclose(ours.params["mu"], reference.means_, rtol=1e-8)
+    np.testing.assert_allclose(ours.params["pi"], reference.weights_, rtol=1e-8)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_log_likelihood_never_decreases(X, covariance_type):
+    start, _ = _start(X, covariance_type)
+    result = _quiet_fit(gm, {"X": X}, "em", num_components=3, covariance_type=covariance_type, init=start, tol=0.0, max_iter=30)
+    # EM's monotonicity (Dempster et al., 1977); float64 round-off of a sum of 300 terms is ~1e-13
+    assert np.all(np.diff(-result.losses) >= -1e-10 * np.abs(result.losses).max())
+
+
+def test_responsibilities_equal_scikit_learn(X):
+    result = fit(gm, {"X": X}, "em", num_components=3, tol=1e-10, max_iter=500)
+    reference = GaussianMixture(3, reg_covar=1e-6)
+    reference.weights_, reference.means_ = result.params["pi"], result.params["mu"]
+    reference.covariances_ = result.params["cov"]
+    reference.precisions_cholesky_ = np.linalg.cholesky(np.linalg.inv(result.params["cov"]))
+    # the E-step ran at the final parameters: the generic enumeration equals the formula
+    np.testing.assert_allclose(result.info["responsibilities"], reference.predict_proba(X), rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(result.info["assignments"], reference.predict(X))
+    assert result.converged
+
+
+def test_em_and_ml_svi_reach_the_same_maximum_from_the_same_start(X):
+    start, _ = _start(X, "full")
+    em = fit(gm, {"X": X}, "em", num_components=3, init=start, reg_covar=0.0, tol=1e-12, max_iter=2000)
+    ml = fit(gm, {"X": X}, "ml", num_components=3, init=start)
+    # EM's last step changes the mean log-likelihood by < 1e-12; L-BFGS stops at |grad| < 1e-9
+    np.testing.assert_allclose(em.losses[-1], ml.losses[-1], rtol=1e-9)
+
+
+def test_restarts_keep_the_best(X):
+    result = fit(gm, {"X": X}, "em", num_components=3, num_restarts=3, seed=4)
+    assert len(result.info["restart_log_likelihoods"]) == 3
+    np.testing.assert_allclose(-result.losses[-1], max(result.info["restart_log_likelihoods"]))
+
+
+def test_em_needs_an_m_step():
+    data = models.linear_regression.simulate(jax.random.PRNGKey(0), 20, 1).data
+    with pytest.raises(ValueError, match="em needs a model with a closed-form M-step; linear_regression has none"):
+        fit("linear_regression", data, "em")
