@@ -15,10 +15,13 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
+import numpyro
+from numpyro import handlers
 from numpyro.contrib.funsor import enum
 from numpyro.contrib.funsor import log_density as enum_log_density
+from numpyro.infer import Predictive
 
-from .handlers import likelihood_only
+from .handlers import likelihood_only, uncondition
 
 with warnings.catch_warnings():  # ArviZ 0.23 announces its 1.0 refactor on import
     warnings.simplefilter("ignore", FutureWarning)
@@ -40,8 +43,22 @@ def pointwise_log_likelihood(model, draws, data):
     return jax.jit(jax.vmap(rows, in_axes=(None, 0)))(data, draws)
 
 
-def to_inference_data(fit):
-    """``az.InferenceData`` for any :class:`inference.Fit`; see the module docstring."""
+def posterior_predictive(model, draws, data, rng_key):
+    """A replicate of every observed site per parameter draw, shape (num_draws, ...), drawn by
+    the generative process (the classifier replicates pairs (y, X), the mixture X)."""
+    first = jax.tree.map(lambda value: value[0], draws)
+    trace = handlers.trace(handlers.seed(handlers.substitute(model, data=first), rng_key)).get_trace(**data)
+    observed = [name for name, site in trace.items() if site["type"] == "sample" and site["is_observed"]]
+    predictive = Predictive(uncondition(model), posterior_samples=draws, return_sites=observed)
+    return predictive(rng_key, **data)
+
+
+def to_inference_data(fit, *, predictive=False, seed=0):
+    """``az.InferenceData`` for any :class:`inference.Fit`; see the module docstring.
+
+    With ``predictive``, a ``posterior_predictive`` group holds one replicate of the observed
+    data per posterior draw (for the models with a target, ``y`` given the same ``X``).
+    """
     module = fit.model
     names = list(module.params(fit.data["X"].shape[1], **fit.options))
     if fit.samples is None:  # a point estimate: one chain of one draw
@@ -54,6 +71,10 @@ def to_inference_data(fit):
     data = {name: jnp.asarray(value) for name, value in fit.data.items()}
     pointwise = np.asarray(pointwise_log_likelihood(model, latent, data)).reshape(num_chains, num_draws, -1)
     observed = "y" if "y" in fit.data else "X"
+    replicates = None
+    if predictive:
+        sampled = posterior_predictive(model, latent, data, jax.random.PRNGKey(seed))
+        replicates = {name: np.asarray(value).reshape(num_chains, num_draws, *value.shape[1:]) for name, value in sampled.items()}
     attrs = {
         "method": fit.method,
         "model": fit.model_name,
@@ -61,11 +82,13 @@ def to_inference_data(fit):
         "options": repr(fit.options),
         "method_options": repr({k: v for k, v in fit.method_options.items() if k != "init"}),
         "x64": int(jax.config.jax_enable_x64),
+        "versions": repr({"jax": jax.__version__, "numpyro": numpyro.__version__, "arviz": az.__version__}),
     }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         idata = az.from_dict(
             posterior=posterior,
+            posterior_predictive=replicates,
             sample_stats=fit.sample_stats,
             log_likelihood={observed: pointwise},
             observed_data={name: np.asarray(value) for name, value in fit.data.items()},

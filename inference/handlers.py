@@ -53,3 +53,15 @@ class scale_data(Messenger):
     def process_message(self, msg):
         if msg["type"] == "sample" and any(frame.name == "data" for frame in msg["cond_indep_stack"]):
             msg["scale"] = self.factor if msg.get("scale") is None else self.factor * msg["scale"]
+
+
+class uncondition(Messenger):
+    """Sample the observed sites instead of scoring the data: posterior predictive draws.
+
+    The data's shapes still come from the arguments; enumerated latents are then sampled too,
+    as the generative process says.
+    """
+
+    def process_message(self, msg):
+        if msg["type"] == "sample" and msg["is_observed"]:
+            msg["is_observed"], msg["value"] = False, None

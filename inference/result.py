@@ -78,9 +78,13 @@ class Fit(NamedTuple):
     @property
     def idata(self):
         """The ArviZ ``InferenceData`` of this fit (built anew at each access)."""
+        return self.to_idata()
+
+    def to_idata(self, *, predictive=False, seed=0):
+        """The ArviZ ``InferenceData``; ``predictive=True`` adds posterior predictive draws."""
         from .arviz import to_inference_data
 
-        return to_inference_data(self)
+        return to_inference_data(self, predictive=predictive, seed=seed)
 
 
 def scalar_params(params):

@@ -87,3 +87,24 @@ def test_bad_nuts_options_are_named(options, error, match):
     data = models.linear_regression.simulate(jax.random.PRNGKey(0), 20, 2).data
     with pytest.raises(error, match=match):
         fit("linear_regression", data, "nuts", **options)
+
+
+def test_posterior_predictive_on_request():
+    sim = models.linear_regression.simulate(jax.random.PRNGKey(3), 80, 2)
+    result = fit("linear_regression", sim.data, "nuts", num_warmup=300, num_samples=300)
+    assert "posterior_predictive" not in result.idata.groups()
+    replicated = result.to_idata(predictive=True).posterior_predictive["y"].values
+    assert replicated.shape == (1, 300, 80)
+    y = np.asarray(sim.data["y"])
+    # each replicate's mean has sd ~ sigma / sqrt(N) = 0.06 around the fitted line's mean,
+    # which itself lies within ~0.06 of y's mean: 0.3 is several of those
+    assert abs(replicated.mean() - y.mean()) < 0.3
+    np.testing.assert_allclose(replicated.std(axis=2).mean(), y.std(), rtol=0.2)
+
+
+def test_posterior_predictive_of_the_mixture_replicates_X(mixture_fit):
+    replicated = mixture_fit.to_idata(predictive=True, seed=1).posterior_predictive["X"].values
+    assert replicated.shape == (1, 200, 120, 2)
+    # the replicates spread like the data: two clusters 8 apart on the first axis
+    np.testing.assert_allclose(replicated.std(axis=2).mean((0, 1)), np.asarray(mixture_fit.data["X"]).std(0), rtol=0.2)
+    assert "versions" in mixture_fit.idata.posterior.attrs
