@@ -7,6 +7,7 @@ only through its NumPyro trace and the hooks its module offers (``init_values``,
 
 from ._point import ConvergenceWarning
 from .api import METHODS, fit
+from .relabel import relabel
 from .result import Fit, scalar_params
 
-__all__ = ["METHODS", "ConvergenceWarning", "Fit", "fit", "scalar_params"]
+__all__ = ["METHODS", "ConvergenceWarning", "Fit", "fit", "relabel", "scalar_params"]

@@ -97,6 +97,13 @@ def log_likelihood(theta, X):
     return _gaussian.marginal_log_density(X, theta["pi"], theta["mu"], theta["cov"])
 
 
+def component_sites(*, num_components=2, covariance_type="full", ordered=False):
+    """The sites with one entry per component along their first axis: what a relabelling permutes."""
+    if covariance_type == "tied":
+        return ("pi", "mu")
+    return ("pi", "mu", "sigma", "corr_chol", "cov") if covariance_type == "full" else ("pi", "mu", "sigma", "cov")
+
+
 def m_step(X, resp, *, num_components=2, covariance_type="full", ordered=False, reg_covar=0.0):
     """The M-step of EM: weighted ML of ``pi, mu, cov`` (Bishop, 2006, eq. 9.24-9.26), with
     ``reg_covar`` on the diagonal as in scikit-learn; returns the model's parameters (``pi``,
