@@ -53,7 +53,6 @@ class ConvergenceWarning(UserWarning):
 
 _SOLVERS = OrderedDict()
 _MAX_SOLVERS = 64
-_MAX_INFORMATION_SIZE = 1000  # parameters beyond which ML skips the observed information
 
 
 def _freeze(value):
@@ -110,14 +109,14 @@ def _solve(rng_key, start, data, *, model, target, optimizer, max_iter, gtol, ft
         return with_deterministic(model, guide.median(svi.constrain_fn(unconstrained)), data, rng_key)
 
     params = constrained(result.params)
+    if not curvature or result.hessian is None:
+        return params, result._replace(params=None, hessian=None), None
+    # the observed information in the unconstrained space (the optimiser's final Hessian of the
+    # loss per data point), and the Jacobian of every reported value (deterministic sites
+    # included) with respect to it, for the delta method
     flat, unravel = ravel_pytree(result.params)
-    if not curvature or flat.size > _MAX_INFORMATION_SIZE:
-        return params, result._replace(params=None), None
-    # the observed information in the unconstrained space, and the Jacobian of every reported
-    # value (deterministic sites included) with respect to it, for the delta method
-    hessian = jax.hessian(lambda v: loss(unravel(v)))(flat) * num_data
     jacobian = jax.jacfwd(lambda v: ravel_pytree(constrained(unravel(v)))[0])(flat)
-    return params, result._replace(params=None), (hessian, jacobian)
+    return params, result._replace(params=None, hessian=None), (result.hessian * num_data, jacobian)
 
 
 def check_init(init, spec):

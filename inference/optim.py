@@ -49,8 +49,9 @@ CONVERGED = (GRADIENT_SMALL, NO_PROGRESS)
 
 class OptimResult(NamedTuple):
     """``params`` at the end, the objective trace ``losses`` (length ``max_iter + 1``, NaN after
-    ``num_steps``), ``num_steps``, the final ``grad_norm`` (max-abs), ``status``, and the
-    smallest eigenvalue of the Hessian at the end (NaN when not checked)."""
+    ``num_steps``), ``num_steps``, the final ``grad_norm`` (max-abs), ``status``, the
+    smallest eigenvalue of the Hessian at the end, and that Hessian over the flattened
+    parameters (NaN and None when there are more than ``max_hessian_size`` parameters)."""
 
     params: dict
     losses: jnp.ndarray
@@ -58,6 +59,7 @@ class OptimResult(NamedTuple):
     grad_norm: jnp.ndarray
     status: jnp.ndarray
     min_eigenvalue: jnp.ndarray
+    hessian: jnp.ndarray | None = None
 
 
 def _max_abs(tree):
@@ -97,11 +99,10 @@ def _newton_polish(loss_fn, params, grad_norm, num_steps=3):
     return unravel(flat), grad_norm
 
 
-def _smallest_eigenvalue(loss_fn, params):
+def _hessian(loss_fn, params):
     flat, unravel = ravel_pytree(params)
     hessian = jax.hessian(lambda v: loss_fn(unravel(v)))(flat)
-    eigenvalues = jnp.linalg.eigvalsh(0.5 * (hessian + hessian.T))
-    return eigenvalues[0], jnp.max(jnp.abs(eigenvalues))
+    return 0.5 * (hessian + hessian.T)
 
 
 def _lbfgs(loss_fn, params, *, max_iter, gtol, ftol):
@@ -199,7 +200,7 @@ def minimize(
             loss_fn, params, max_iter=max_iter, gtol=gtol, learning_rate=learning_rate,
             batch_loss_fn=batch_loss_fn, rng_key=random.PRNGKey(0) if rng_key is None else rng_key,
         )
-    min_eigenvalue = jnp.asarray(jnp.nan, dtype=losses.dtype)
+    min_eigenvalue, hessian = jnp.asarray(jnp.nan, dtype=losses.dtype), None
     if ravel_pytree(params)[0].size <= max_hessian_size:
         if optimizer == "lbfgs":
             stalled = (status == NO_PROGRESS) | (status == STALLED)
@@ -209,10 +210,12 @@ def minimize(
             status = jnp.where(stalled & (grad_norm <= gtol), GRADIENT_SMALL, status)
             status = jnp.where(stalled & (grad_norm > gtol) & (grad_norm <= 100 * gtol), NO_PROGRESS, status)
             losses = losses.at[k].set(jnp.where(stalled, loss_fn(params), losses[k]))
-        min_eigenvalue, scale = _smallest_eigenvalue(loss_fn, params)
+        hessian = _hessian(loss_fn, params)
+        eigenvalues = jnp.linalg.eigvalsh(hessian)
+        min_eigenvalue, scale = eigenvalues[0], jnp.max(jnp.abs(eigenvalues))
         # a Hessian by autodiff is exact up to round-off (~1e-15 of the largest eigenvalue): a
         # saddle's negative eigenvalue is far below -1e-6, a direction to infinity's far below 1e-8
         converged = jnp.isin(status, jnp.asarray(CONVERGED))
         status = jnp.where(converged & (min_eigenvalue < -1e-6 * scale), SADDLE, status)
         status = jnp.where(converged & (jnp.abs(min_eigenvalue) <= 1e-8 * scale), FLAT, status)
-    return OptimResult(params, losses, k, grad_norm, status, min_eigenvalue)
+    return OptimResult(params, losses, k, grad_norm, status, min_eigenvalue, hessian)
