@@ -20,19 +20,13 @@ import numpy as np
 import optax
 from jax import random
 from jax.flatten_util import ravel_pytree
-from numpyro import handlers
-from numpyro.infer import SVI, Trace_ELBO, TraceEnum_ELBO
+from numpyro.infer import SVI
 from numpyro.infer.autoguide import AutoDelta
 from numpyro.infer.initialization import init_to_median
 
 from . import optim
-from .handlers import (
-    hide_enumerated,
-    is_enumerated,
-    likelihood_only,
-    scale_data,
-    with_deterministic,
-)
+from ._setup import elbo_for, starting_values, tolerances
+from .handlers import hide_enumerated, likelihood_only, scale_data, with_deterministic
 from .result import Fit, fit_context
 
 OPTIONS = {
@@ -65,16 +59,6 @@ def _freeze(value):
     return (str(treedef), tuple((np.asarray(x).tobytes(), np.shape(x), str(np.asarray(x).dtype)) for x in leaves))
 
 
-def _tolerances(gtol, ftol, optimizer):
-    x64 = jax.config.jax_enable_x64
-    # Adam, a first-order method with a fixed step, reaches a looser gradient test in practice
-    default = {("lbfgs", True): 1e-9, ("lbfgs", False): 1e-5, ("adam", True): 1e-4, ("adam", False): 1e-3}
-    gtol = default[optimizer, x64] if gtol is None else gtol
-    # a stall is declared only when the objective moves by no more than its last bit
-    ftol = float(np.finfo(np.float64 if x64 else np.float32).eps) if ftol is None else ftol
-    return gtol, ftol
-
-
 def _solve(rng_key, start, data, *, model, target, optimizer, max_iter, gtol, ftol, learning_rate, batch_size,
            curvature):
     """Set up SVI on ``target`` and minimise its loss from ``start``; traced by ``jax.jit``.
@@ -82,9 +66,7 @@ def _solve(rng_key, start, data, *, model, target, optimizer, max_iter, gtol, ft
     Everything stateful (the guide's prototype, SVI's transforms) is built inside the trace, so
     the whole fit is one compiled program and a retrace for new shapes starts afresh.
     """
-    sites = handlers.trace(handlers.seed(handlers.substitute(target, data=start), rng_key)).get_trace(**data)
-    enumerated = any(is_enumerated(site) for site in sites.values())
-    elbo = TraceEnum_ELBO(max_plate_nesting=1) if enumerated else Trace_ELBO()
+    elbo = elbo_for(target, start, data)
     guide = AutoDelta(hide_enumerated(target), init_loc_fn=init_to_median)
     # SVI is used for its parameter layout and transforms; optim.minimize takes the steps
     svi = SVI(target, guide, optax.identity(), elbo)
@@ -119,35 +101,15 @@ def _solve(rng_key, start, data, *, model, target, optimizer, max_iter, gtol, ft
     return params, result._replace(params=None, hessian=None), (result.hessian * num_data, jacobian)
 
 
-def check_init(init, spec):
-    """Starting values under the parameters' names, each of the right shape and in its domain."""
-    if init is None:
-        return {}
-    if not isinstance(init, dict):
-        raise TypeError(f"init must be a dict {{name: value}} or None; got {type(init).__name__}")
-    unknown = sorted(set(init) - set(spec))
-    if unknown:
-        raise ValueError(f"init names parameters that do not exist: {unknown}; the parameters are {list(spec)}")
-    out = {}
-    for name, value in init.items():
-        value = np.asarray(value, dtype=np.float64)
-        if value.shape != spec[name].shape:
-            raise ValueError(f"init[{name!r}] must have shape {spec[name].shape}; got shape {value.shape}")
-        if not np.all(np.asarray(spec[name].domain(value))):
-            raise ValueError(f"init[{name!r}] must lie in {spec[name].domain}; got {value.tolist()}")
-        out[name] = value
-    return out
-
-
 def point_estimate(method, module, data, *, priors, seed, model_options, likelihood, optimizer, max_iter, gtol, ftol,
                    learning_rate, batch_size, init):
     """Fit ``module.model`` by ML (``likelihood=True``) or MAP; see the module docstring."""
-    spec = module.params(data["X"].shape[1], **model_options)
-    start = check_init(init, spec)
+    key_init, key_svi = random.split(random.PRNGKey(seed))
+    start = starting_values(module, key_init, data, model_options, init)
     problem = getattr(module, "mle_problem", None) if likelihood else None
     if problem is not None and (reason := problem(None, data["X"], data.get("y"), **model_options)):
         raise ValueError(reason)
-    gtol, ftol = _tolerances(gtol, ftol, optimizer)
+    gtol, ftol = tolerances(gtol, ftol, optimizer)
     if batch_size is not None and (optimizer != "adam" or batch_size > data["X"].shape[0]):
         raise ValueError(
             f"batch_size needs optimizer='adam' and at most num_data = {data['X'].shape[0]} rows; "
@@ -166,9 +128,6 @@ def point_estimate(method, module, data, *, priors, seed, model_options, likelih
         while len(_SOLVERS) > _MAX_SOLVERS:
             _SOLVERS.popitem(last=False)
 
-    key_init, key_svi = random.split(random.PRNGKey(seed))
-    start = {**module.init_values(key_init, data["X"], data.get("y"), **model_options), **start}
-    start = {name: np.asarray(value, dtype=np.float64) for name, value in start.items()}
     params, result, curvature = solver(key_svi, start, data)
     num_data = data["X"].shape[0]
     num_steps = int(result.num_steps)

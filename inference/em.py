@@ -23,16 +23,16 @@ from jax.scipy.special import logsumexp
 from numpyro import handlers
 from numpyro.infer.util import log_density
 
-from ._point import ConvergenceWarning, check_init
-from .handlers import is_enumerated, likelihood_only, with_deterministic
+from ._point import ConvergenceWarning
+from ._setup import enumerated_sites, starting_values
+from .handlers import likelihood_only, with_deterministic
 from .result import Fit, fit_context
 
 OPTIONS = {"max_iter": 100, "tol": 1e-3, "reg_covar": 1e-6, "num_restarts": 1, "init": None}
 
 
 def _enumerated_site(model, params, data):
-    trace = handlers.trace(handlers.seed(handlers.substitute(model, data=params), 0)).get_trace(**data)
-    sites = [site for site in trace.values() if is_enumerated(site)]
+    sites = enumerated_sites(model, params, data)
     if len(sites) != 1:
         raise ValueError(f"em needs exactly one enumerated discrete latent site; the model has {len(sites)}")
     return sites[0]["name"], sites[0]["fn"].enumerate_support(expand=False).shape[0]
@@ -72,11 +72,9 @@ def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, 
     """Fit by EM; ``params`` at the end, the log-likelihood trace as ``-losses``."""
     if not hasattr(module, "m_step"):
         raise ValueError(f"em needs a model with a closed-form M-step; {module.__name__.rsplit('.', 1)[-1]} has none")
-    spec = module.params(data["X"].shape[1], **model_options)
-    given = check_init(init, spec)
     model = partial(module.model, priors=priors, **model_options)
     keys = random.split(random.PRNGKey(seed), num_restarts)
-    starts = [{**module.init_values(key, data["X"], data.get("y"), **model_options), **given} for key in keys]
+    starts = [starting_values(module, key, data, model_options, init) for key in keys]
     name, num_values = _enumerated_site(model, starts[0], data)
     e_step = jax.jit(partial(log_joint, model, name, num_values))
     runs = [

@@ -22,7 +22,7 @@ from numpyro.infer.initialization import init_to_value
 from numpyro.infer.util import initialize_model
 
 from . import optim
-from ._point import check_init
+from ._setup import starting_values, tolerances
 from .result import Fit, fit_context
 
 OPTIONS = {"num_samples": 1000, "max_iter": 1000, "init": None}
@@ -61,10 +61,9 @@ def run(module, data, *, priors, seed, model_options, num_samples, max_iter, ini
     """Fit by Laplace's method; ``params`` are the mode, ``samples`` one chain of draws."""
     spec = module.params(data["X"].shape[1], **model_options)
     key_init, key_solve = random.split(random.PRNGKey(seed))
-    start = {**module.init_values(key_init, data["X"], data.get("y"), **model_options), **check_init(init, spec)}
-    start = {name: np.asarray(value, dtype=np.float64) for name, value in start.items()}
+    start = starting_values(module, key_init, data, model_options, init)
     model = partial(module.model, priors=priors, **model_options)
-    gtol = 1e-9 if jax.config.jax_enable_x64 else 1e-5
+    gtol, _ = tolerances(None, None, "lbfgs")
     solve = jax.jit(partial(_solve, model=model, num_samples=num_samples, max_iter=max_iter, gtol=gtol))
     mode, samples, result, eigenvalues, eigenvectors = solve(key_solve, start, data)
     eigenvalues, eigenvectors = np.asarray(eigenvalues), np.asarray(eigenvectors)

@@ -18,7 +18,7 @@ from numpyro.diagnostics import split_gelman_rubin
 from numpyro.infer import MCMC, NUTS
 from numpyro.infer.initialization import init_to_value
 
-from ._point import check_init
+from ._setup import starting_values
 from .result import Fit, fit_context
 
 OPTIONS = {
@@ -50,11 +50,11 @@ def run(module, data, *, priors, seed, model_options, num_warmup, num_samples, n
     """Sample the posterior; ``params`` are posterior means, ``samples`` the draws by chain."""
     spec = module.params(data["X"].shape[1], **model_options)
     key_init, key_mcmc = random.split(random.PRNGKey(seed))
-    start = {**module.init_values(key_init, data["X"], data.get("y"), **model_options), **check_init(init, spec)}
+    start = starting_values(module, key_init, data, model_options, init)
     model = partial(module.model, priors=priors, **model_options)
     kernel = NUTS(
         model, dense_mass=dense_mass, target_accept_prob=target_accept_prob, max_tree_depth=max_tree_depth,
-        init_strategy=init_to_value(values={k: np.asarray(v, dtype=np.float64) for k, v in start.items()}),
+        init_strategy=init_to_value(values=start),
     )
     mcmc = MCMC(kernel, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
                 chain_method=chain_method, progress_bar=progress_bar)

@@ -18,13 +18,12 @@ import jax
 import numpy as np
 import optax
 from jax import random
-from numpyro import handlers
-from numpyro.infer import SVI, Trace_ELBO, TraceEnum_ELBO
+from numpyro.infer import SVI
 from numpyro.infer.autoguide import AutoMultivariateNormal, AutoNormal
 from numpyro.infer.initialization import init_to_value
 
-from ._point import check_init
-from .handlers import hide_enumerated, is_enumerated, with_deterministic
+from ._setup import elbo_for, starting_values
+from .handlers import hide_enumerated, with_deterministic
 from .result import Fit, fit_context
 
 OPTIONS = {
@@ -50,15 +49,11 @@ def _plateau(losses):
 def run(module, data, *, priors, seed, model_options, guide, num_steps, learning_rate, num_particles, num_samples,
         progress_bar, init):
     """Fit the guide; ``params`` are the guide's medians, ``samples`` its draws."""
-    spec = module.params(data["X"].shape[1], **model_options)
     key_init, key_svi, key_draw = random.split(random.PRNGKey(seed), 3)
-    start = {**module.init_values(key_init, data["X"], data.get("y"), **model_options), **check_init(init, spec)}
+    start = starting_values(module, key_init, data, model_options, init)
     model = partial(module.model, priors=priors, **model_options)
-    trace = handlers.trace(handlers.seed(handlers.substitute(model, data=start), key_init)).get_trace(**data)
-    enumerated = any(is_enumerated(site) for site in trace.values())
-    elbo = TraceEnum_ELBO(num_particles=num_particles, max_plate_nesting=1) if enumerated else Trace_ELBO(num_particles)
-    values = {name: np.asarray(value, dtype=np.float64) for name, value in start.items()}
-    auto = GUIDES[guide](hide_enumerated(model), init_loc_fn=init_to_value(values=values))
+    elbo = elbo_for(model, start, data, num_particles)
+    auto = GUIDES[guide](hide_enumerated(model), init_loc_fn=init_to_value(values=start))
     # the step decays to 1/100 of learning_rate: a constant step leaves the guide jittering by
     # the gradient noise of the one-sample ELBO, several tenths of a posterior sd on logistic data
     schedule = optax.cosine_decay_schedule(learning_rate, num_steps, alpha=0.01)

@@ -1,0 +1,60 @@
+"""What every method does before it starts: validated starting values, tolerances, the ELBO."""
+
+import jax
+import numpy as np
+from numpyro import handlers
+from numpyro.infer import Trace_ELBO, TraceEnum_ELBO
+
+from .handlers import is_enumerated
+
+
+def check_init(init, spec):
+    """Starting values under the parameters' names, each of the right shape and in its domain."""
+    if init is None:
+        return {}
+    if not isinstance(init, dict):
+        raise TypeError(f"init must be a dict {{name: value}} or None; got {type(init).__name__}")
+    unknown = sorted(set(init) - set(spec))
+    if unknown:
+        raise ValueError(f"init names parameters that do not exist: {unknown}; the parameters are {list(spec)}")
+    out = {}
+    for name, value in init.items():
+        value = np.asarray(value, dtype=np.float64)
+        if value.shape != spec[name].shape:
+            raise ValueError(f"init[{name!r}] must have shape {spec[name].shape}; got shape {value.shape}")
+        if not np.all(np.asarray(spec[name].domain(value))):
+            raise ValueError(f"init[{name!r}] must lie in {spec[name].domain}; got {value.tolist()}")
+        out[name] = value
+    return out
+
+
+def starting_values(module, rng_key, data, model_options, init):
+    """The model's ``init_values`` overridden by the user's ``init`` (checked), in float64."""
+    spec = module.params(data["X"].shape[1], **model_options)
+    given = check_init(init, spec)
+    start = {**module.init_values(rng_key, data["X"], data.get("y"), **model_options), **given}
+    return {name: np.asarray(value, dtype=np.float64) for name, value in start.items()}
+
+
+def enumerated_sites(model, values, data):
+    """The model's sites marked for enumeration, from one trace at the parameter ``values``."""
+    trace = handlers.trace(handlers.seed(handlers.substitute(model, data=values), 0)).get_trace(**data)
+    return [site for site in trace.values() if is_enumerated(site)]
+
+
+def elbo_for(model, values, data, num_particles=1):
+    """``TraceEnum_ELBO`` when the model has enumerated latents (summed out), else ``Trace_ELBO``."""
+    if enumerated_sites(model, values, data):
+        return TraceEnum_ELBO(num_particles=num_particles, max_plate_nesting=1)
+    return Trace_ELBO(num_particles=num_particles)
+
+
+def tolerances(gtol, ftol, optimizer):
+    """The optimisers' default ``gtol`` and ``ftol`` for the float precision in use."""
+    x64 = jax.config.jax_enable_x64
+    # Adam, a first-order method with a fixed step, reaches a looser gradient test in practice
+    default = {("lbfgs", True): 1e-9, ("lbfgs", False): 1e-5, ("adam", True): 1e-4, ("adam", False): 1e-3}
+    gtol = default[optimizer, x64] if gtol is None else gtol
+    # a stall is declared only when the objective moves by no more than its last bit
+    ftol = float(np.finfo(np.float64 if x64 else np.float32).eps) if ftol is None else ftol
+    return gtol, ftol
