@@ -86,11 +86,12 @@ def check_targets(y, num_data):
     return y
 
 
-def check_labels(y, num_data, num_classes, *, every_class=True):
+def check_labels(y, num_data, num_classes, *, missing=None):
     """Integer labels in ``{0, ..., num_classes - 1}`` of shape ``(num_data,)``.
 
-    Floats with integral values (labels read from a CSV file) are accepted. With
-    ``every_class``, a class without any point is an error: nothing can be estimated for it.
+    Floats with integral values (labels read from a CSV file) are accepted. ``missing``, when
+    given, is the value that marks a missing label. With every label given, a class without
+    any point is an error: nothing can be estimated for it.
     """
     y = _check_vector("y", y, num_data)
     if not np.issubdtype(y.dtype, np.integer) and not np.issubdtype(y.dtype, np.bool_):
@@ -98,12 +99,13 @@ def check_labels(y, num_data, num_classes, *, every_class=True):
         if not np.all(y == np.round(y)):
             raise ValueError(f"y must hold integer class labels; got non-integer values such as {y[y != np.round(y)][0]}")
     y = y.astype(np.int64)
-    outside = (y < 0) | (y >= num_classes)
+    outside = ((y < 0) | (y >= num_classes)) & (y != missing)
     if outside.any():
+        marker = "" if missing is None else f" (or {missing} for a missing label)"
         raise ValueError(
-            f"y must hold labels in {{0, ..., {num_classes - 1}}}; got {sorted(set(y[outside].tolist()))[:5]}"
+            f"y must hold labels in {{0, ..., {num_classes - 1}}}{marker}; got {sorted(set(y[outside].tolist()))[:5]}"
         )
-    if every_class:
+    if not np.any(y == missing):
         counts = np.bincount(y, minlength=num_classes)
         empty = np.flatnonzero(counts == 0).tolist()
         if empty:

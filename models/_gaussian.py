@@ -77,20 +77,31 @@ def scale_tril(sigma, corr_chol, num_groups, num_features, covariance_type):
     return jnp.broadcast_to(L, (K, D, D))
 
 
-def generative_model(X, label, *, resolved, label_site, covariance_type, enumerate_label):
-    """The shared NumPyro model body; returns nothing, records ``cov`` as a deterministic site."""
+def generative_model(X, label, *, resolved, label_site, covariance_type, enumerate_label, labelled=None):
+    """The shared NumPyro model body; returns nothing, records ``cov`` as a deterministic site.
+
+    The label is observed (``label`` given, ``labelled`` None), sampled (``label`` None) or
+    enumerated (``enumerate_label``). With a boolean mask ``labelled``, the label is enumerated
+    for every row and a factor ``log 1{label_n = k}`` on the labelled rows keeps only the given
+    label there: the rows without a label (``label`` = -1) are summed over, the others scored
+    as observed, in one vectorised plate (the semi-supervised classifier).
+    """
     num_data, D = X.shape
     values = sample_params(resolved)
     K = values["pi"].shape[-1]
     L = scale_tril(values["sigma"], values.get("corr_chol"), K, D, covariance_type)
     cov = L @ jnp.swapaxes(L, -1, -2)
     numpyro.deterministic("cov", cov[0] if covariance_type == "tied" else cov)
-    infer = {"enumerate": "parallel"} if enumerate_label else {}
+    partly_labelled = labelled is not None
+    infer = {"enumerate": "parallel"} if enumerate_label or partly_labelled else {}
     with numpyro.plate("data", num_data):
         if K == 1 and label is None:  # one component: nothing to sum out, so no label site
             k = jnp.zeros(num_data, dtype=jnp.int32)
         else:
-            k = numpyro.sample(label_site, dist.Categorical(values["pi"]), obs=label, infer=infer)
+            obs = None if partly_labelled else label
+            k = numpyro.sample(label_site, dist.Categorical(values["pi"]), obs=obs, infer=infer)
+            if partly_labelled:
+                numpyro.factor(f"{label_site}_given", jnp.where(labelled & (k != label), -jnp.inf, 0.0))
         numpyro.sample("X", dist.MultivariateNormal(values["mu"][k], scale_tril=L[k]), obs=X)
 
 
@@ -159,6 +170,52 @@ def weighted_estimates(X, resp, covariance_type, reg_covar=0.0):
             cov = np.trace(cov, axis1=1, axis2=2)[:, None, None] / D * eye
         cov = cov + reg_covar * eye
     return {"pi": counts / num_data, "mu": mu, "cov": cov}
+
+
+def m_step(X, resp, covariance_type, reg_covar=0.0):
+    """The parameters ``pi, mu, sigma[, corr_chol]`` of :func:`weighted_estimates`: EM's M-step."""
+    theta = weighted_estimates(X, resp, covariance_type, reg_covar)
+    return {"pi": theta["pi"], "mu": theta["mu"], **scales_from_cov(theta["cov"], covariance_type)}
+
+
+def kmeans(rng_key, X, num_groups, max_iter=100):
+    """Lloyd's k-means from k-means++ seeds (Arthur & Vassilvitskii, 2007); returns labels (N,)."""
+    X = np.asarray(X, dtype=np.float64)
+    keys = random.split(rng_key, num_groups)
+    chosen = [int(random.randint(keys[0], (), 0, len(X)))]
+    for key in keys[1:]:
+        dist2 = ((X[:, None, :] - X[chosen][None]) ** 2).sum(-1).min(axis=1)
+        with np.errstate(divide="ignore"):  # chosen points get log 0 = -inf, never re-chosen
+            logits = np.log(dist2) if dist2.sum() > 0 else np.zeros(len(X))
+        chosen.append(int(random.categorical(key, logits)))
+    centres = X[chosen]
+    labels = np.full(len(X), -1)
+    for _ in range(max_iter):
+        new = ((X[:, None, :] - centres[None]) ** 2).sum(-1).argmin(axis=1)
+        if np.array_equal(new, labels):
+            break
+        labels = new
+        centres = np.array([X[labels == k].mean(0) if np.any(labels == k) else centres[k] for k in range(num_groups)])
+    return labels
+
+
+def hard_start(X, labels, num_groups, covariance_type):
+    """A start for optimisers from a hard grouping of some rows (``labels`` < 0: no group).
+
+    Each group is fitted by ML with a ridge of 1e-3 of the data's average variance on its
+    covariance, so that a group of one point still starts with a proper Gaussian, and a weight
+    of 1e-10 from every row, so that a group without rows gets the data's spread.
+    """
+    X, labels = np.asarray(X, dtype=np.float64), np.asarray(labels)
+    one_hot = np.where(labels[:, None] >= 0, np.eye(num_groups)[labels], 0.0) + 1e-10
+    ridge = 1e-3 * np.mean(np.var(X, axis=0)) + 1e-12
+    theta = m_step(X, one_hot, covariance_type, reg_covar=ridge)
+    return {**theta, "pi": theta["pi"] / theta["pi"].sum()}
+
+
+def kmeans_start(rng_key, X, num_groups, covariance_type):
+    """scikit-learn's default start for a mixture: each k-means cluster fitted by ML."""
+    return hard_start(X, kmeans(rng_key, X, num_groups), num_groups, covariance_type)
 
 
 def broad_start(X, num_groups, covariance_type):

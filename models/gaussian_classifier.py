@@ -14,7 +14,13 @@ has its own (QDA). The classifier is Bayes' rule (eq. 1.4)::
 and with a shared covariance its log-odds are linear in x: it is a logistic regression
 (Exercise 1.1, :func:`logistic_parameters`).
 
-Shapes: ``X`` (N, D), ``y`` (N,) in {0, ..., C-1}; ``pi`` (C,), ``mu`` (C, D); ``sigma`` (C, D)
+Labels may be missing, marked ``y = -1`` (semi-supervised learning). :func:`check_data` then adds
+the mask ``labelled``, and the model enumerates the missing labels as the mixture enumerates its
+assignments: an unlabelled row contributes ``log sum_c pi_c N(x | mu_c, cov_c)``, a labelled one
+``log pi_y N(x | mu_y, cov_y)``. With no label at all it is the Gaussian mixture
+(:mod:`models.gaussian_mixture`, ``covariance_type`` full, or tied when shared).
+
+Shapes: ``X`` (N, D), ``y`` (N,) in {0, ..., C-1} (or -1: missing), ``labelled`` (N,) bool; ``pi`` (C,), ``mu`` (C, D); ``sigma`` (C, D)
 or (D,) when shared; ``corr_chol`` (C, D, D) or (D, D), absent when D = 1; ``cov``
 (deterministic) (C, D, D) or (D, D).
 """
@@ -35,6 +41,7 @@ from ._priors import resolve_priors
 from ._types import Simulation
 
 OPTIONS = {"num_classes": 2, "shared_covariance": False}
+MISSING = -1  # the label of a row whose class is not given
 HAS_TARGET = True
 
 
@@ -48,20 +55,33 @@ def params(num_features, *, num_classes=2, shared_covariance=False):
 
 
 def check_data(X, y, *, num_classes=2, shared_covariance=False):
-    """Validated ``{"X": (N, D) float64, "y": (N,) int64}`` with every class present."""
+    """Validated ``{"X": (N, D) float64, "y": (N,) int64}``.
+
+    ``y = -1`` marks a missing label; then the data also get ``"labelled": y >= 0``, which
+    switches the model to enumerating the missing labels. With every label given, every class
+    must have a point.
+    """
     check_int("num_classes", num_classes, minimum=2)
     check_bool("shared_covariance", shared_covariance)
     X = check_X(X)
-    return {"X": X, "y": check_labels(y, X.shape[0], num_classes)}
+    y = check_labels(y, X.shape[0], num_classes, missing=MISSING)
+    if np.all(y != MISSING):
+        return {"X": X, "y": y}
+    return {"X": X, "y": y, "labelled": y != MISSING}
 
 
-def model(X, y=None, *, priors=None, num_classes=2, shared_covariance=False):
-    """y ~ Categorical(pi), x | y = c ~ N(mu_c, cov_c) for each row of ``X`` (eq. 1.3)."""
+def model(X, y=None, labelled=None, *, priors=None, num_classes=2, shared_covariance=False):
+    """y ~ Categorical(pi), x | y = c ~ N(mu_c, cov_c) for each row of ``X`` (eq. 1.3).
+
+    With the mask ``labelled``, the labels of the other rows are summed out (their ``y`` is
+    ignored); see the module docstring.
+    """
     X = as_features(X)
     covariance_type = _covariance_type(shared_covariance)
     resolved = resolve_priors(priors, _gaussian.params(num_classes, X.shape[1], covariance_type))
     _gaussian.generative_model(
-        X, y, resolved=resolved, label_site="y", covariance_type=covariance_type, enumerate_label=False
+        X, y, resolved=resolved, label_site="y", covariance_type=covariance_type, enumerate_label=False,
+        labelled=labelled,
     )
 
 
@@ -77,6 +97,11 @@ def mle(X, y, *, num_classes=2, shared_covariance=False):
     Returns ``pi, mu, cov`` and the ``sigma``, ``corr_chol`` they imply.
     """
     data = check_data(X, y, num_classes=num_classes, shared_covariance=shared_covariance)
+    if "labelled" in data:
+        raise ValueError(
+            f"mle needs every label; y has {int((~data['labelled']).sum())} missing (-1). With missing labels "
+            "the ML estimate has no closed form: use inference.fit(..., method='em') or method='ml'"
+        )
     covariance_type = _covariance_type(shared_covariance)
     one_hot = np.eye(num_classes)[data["y"]]
     theta = _gaussian.weighted_estimates(data["X"], one_hot, covariance_type)
@@ -91,9 +116,13 @@ def mle_problem(theta, X, y, *, num_classes=2, shared_covariance=False):
 
     The ML covariance of a class is its scatter divided by N_c; it is singular (and the
     likelihood unbounded) when the class has at most D points or a feature constant within it.
-    Judged from the data alone, so ``theta`` is not used.
+    Judged from the data alone, so ``theta`` is not used. With missing labels there is no such
+    certificate: the likelihood is then a mixture's, unbounded at a component collapsed on
+    one unlabelled point, and the optimiser's own checks (a singular Hessian) report it.
     """
     X, y = np.asarray(X, dtype=np.float64), np.asarray(y)
+    if np.any(y == MISSING):
+        return None
     one_hot = np.eye(num_classes)[y]
     covariance_type = _covariance_type(shared_covariance)
     covs = _gaussian.weighted_estimates(X, one_hot, covariance_type)["cov"]
@@ -109,8 +138,25 @@ def mle_problem(theta, X, y, *, num_classes=2, shared_covariance=False):
 
 
 def init_values(rng_key, X, y, *, num_classes=2, shared_covariance=False):
-    """A start for optimisers: equal class weights, every class at the overall mean and spread."""
-    return _gaussian.broad_start(X, num_classes, _covariance_type(shared_covariance))
+    """A start for optimisers.
+
+    With every label given: equal class weights, every class at the overall mean and spread.
+    With labels missing: each class fitted to its labelled rows (with a ridge), or, when a class
+    has none, each k-means cluster of all rows fitted by ML, as for the mixture.
+    """
+    covariance_type = _covariance_type(shared_covariance)
+    y = np.asarray(y)
+    if np.all(y != MISSING):
+        return _gaussian.broad_start(X, num_classes, covariance_type)
+    if np.all(np.isin(np.arange(num_classes), y)):
+        return _gaussian.hard_start(X, y, num_classes, covariance_type)
+    return _gaussian.kmeans_start(rng_key, X, num_classes, covariance_type)
+
+
+def m_step(X, resp, *, num_classes=2, shared_covariance=False, reg_covar=0.0):
+    """The M-step of EM with missing labels: weighted ML of ``pi, mu, cov`` from the
+    responsibilities ``resp`` (N, C), which are one-hot on the labelled rows."""
+    return _gaussian.m_step(X, resp, _covariance_type(shared_covariance), reg_covar)
 
 
 def logistic_parameters(theta):

@@ -23,7 +23,6 @@ Shapes: ``X`` (N, D); ``pi`` (K,), ``mu`` (K, D), ``cov`` (K, D, D) or (D, D) wh
 
 import jax.numpy as jnp
 import numpy as np
-from jax import random
 from numpyro.distributions import constraints
 
 from . import _gaussian
@@ -108,52 +107,28 @@ def m_step(X, resp, *, num_components=2, covariance_type="full", ordered=False, 
     """The M-step of EM: weighted ML of ``pi, mu, cov`` (Bishop, 2006, eq. 9.24-9.26), with
     ``reg_covar`` on the diagonal as in scikit-learn; returns the model's parameters (``pi``,
     ``mu``, ``sigma`` and ``corr_chol``). With ``ordered``, components are sorted by ``mu[:, 0]``."""
-    theta = _gaussian.weighted_estimates(X, resp, covariance_type, reg_covar)
-    if ordered:
-        order = np.argsort(theta["mu"][:, 0])
-        theta = {k: v if k == "cov" and covariance_type == "tied" else v[order] for k, v in theta.items()}
-    return {"pi": theta["pi"], "mu": theta["mu"], **_gaussian.scales_from_cov(theta["cov"], covariance_type)}
+    theta = _gaussian.m_step(X, resp, covariance_type, reg_covar)
+    return _sorted(theta, covariance_type) if ordered else theta
 
 
-def _kmeans(rng_key, X, num_components, max_iter=100):
-    """Lloyd's k-means from k-means++ seeds (Arthur & Vassilvitskii, 2007); returns labels."""
-    keys = random.split(rng_key, num_components)
-    chosen = [int(random.randint(keys[0], (), 0, len(X)))]
-    for key in keys[1:]:
-        dist2 = ((X[:, None, :] - X[chosen][None]) ** 2).sum(-1).min(axis=1)
-        with np.errstate(divide="ignore"):  # chosen points get log 0 = -inf, never re-chosen
-            logits = np.log(dist2) if dist2.sum() > 0 else np.zeros(len(X))
-        chosen.append(int(random.categorical(key, logits)))
-    centres = X[chosen]
-    labels = np.full(len(X), -1)
-    for _ in range(max_iter):
-        new = ((X[:, None, :] - centres[None]) ** 2).sum(-1).argmin(axis=1)
-        if np.array_equal(new, labels):
-            break
-        labels = new
-        centres = np.array([X[labels == k].mean(0) if np.any(labels == k) else centres[k] for k in range(num_components)])
-    return labels
+def _sorted(theta, covariance_type):
+    """The components in increasing order of ``mu[:, 0]``."""
+    order = np.argsort(theta["mu"][:, 0])
+    per_component = component_sites(covariance_type=covariance_type)
+    return {k: v[order] if k in per_component else v for k, v in theta.items()}
 
 
 def init_values(rng_key, X, y=None, *, num_components=2, covariance_type="full", ordered=False):
-    """A start for optimisers, as scikit-learn's default: fit each k-means cluster by ML.
-
-    A cluster's covariance gets a ridge of 1e-3 of the data's average variance, so that a
-    cluster of one point still starts with a proper Gaussian; empty clusters get the data's
-    spread.
-    """
-    X = np.asarray(X, dtype=np.float64)
-    labels = _kmeans(rng_key, X, num_components)
-    one_hot = np.eye(num_components)[labels] + 1e-10  # no empty cluster: every N_k > 0
-    ridge = 1e-3 * np.mean(np.var(X, axis=0)) + 1e-12
-    theta = _gaussian.weighted_estimates(X, one_hot, covariance_type, reg_covar=ridge)
-    if ordered:
-        order = np.argsort(theta["mu"][:, 0])
-        theta = {k: (v if k == "cov" and covariance_type == "tied" else v[order]) for k, v in theta.items()}
-        # strictly increasing, or the start lies outside the ordered support
-        theta["mu"][:, 0] += np.arange(num_components) * 1e-6 * (1.0 + np.abs(theta["mu"][:, 0]).max())
-    theta["pi"] = theta["pi"] / theta["pi"].sum()
-    return {"pi": theta["pi"], "mu": theta["mu"], **_gaussian.scales_from_cov(theta["cov"], covariance_type)}
+    """A start for optimisers, as scikit-learn's default: fit each k-means cluster by ML
+    (:func:`models._gaussian.kmeans_start`)."""
+    theta = _gaussian.kmeans_start(rng_key, X, num_components, covariance_type)
+    if not ordered:
+        return theta
+    theta = _sorted(theta, covariance_type)
+    # strictly increasing, or the start lies outside the ordered support
+    mu = theta["mu"].copy()
+    mu[:, 0] += np.arange(num_components) * 1e-6 * (1.0 + np.abs(mu[:, 0]).max())
+    return {**theta, "mu": mu}
 
 
 def simulate(rng_key, num_data=500, num_features=2, *, num_components=2, covariance_type="full", pi=None, mu=None, cov=None):
