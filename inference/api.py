@@ -42,6 +42,9 @@ def _check_method_options(options):
         check_choice("chain_method", options["chain_method"], ("sequential", "parallel", "vectorized"))
     if "guide" in options:
         check_choice("guide", options["guide"], tuple(vi.GUIDES))
+    for name, choices in (("init_method", em.INIT_METHODS), ("objective", em.OBJECTIVES), ("m_step", em.M_STEPS)):
+        if name in options:
+            check_choice(name, options[name], choices)
     for name in ("num_warmup", "num_samples", "num_chains", "max_tree_depth", "num_steps", "num_particles", "num_restarts"):
         if name in options:
             check_int(name, options[name], minimum=0 if name == "num_warmup" else 1)

@@ -4,12 +4,29 @@ The E-step is generic: the responsibilities ``gamma_nk = p(z_n = k | x_n, theta)
 come from the NumPyro model itself, by conditioning its one enumerated site on each value k
 in turn, evaluating each row's log joint density under
 :class:`inference.handlers.likelihood_only` (the priors out), and normalising over k in log
-space. The M-step is the closed form the model offers as its ``m_step`` hook (the mixture's,
-for all four covariance types), with scikit-learn's ``reg_covar`` on the covariances' diagonal.
+space.
 
-The log-likelihood trace (eq. 1.15) must never decrease beyond round-off: a decrease gives a
-warning. ``converged`` means the change of the mean log-likelihood per data point fell below
-``tol``, as in scikit-learn; reaching ``max_iter`` first gives a ``ConvergenceWarning``.
+The M-step maximises the expected complete-data log-likelihood
+``Q(theta) = sum_n sum_k gamma_nk log p(x_n, z_n = k | theta)``, plus ``log p(theta)`` for MAP-EM
+(``objective="map"``, the model's priors):
+
+- ML with a model that offers the closed form as its ``m_step`` hook (the mixture for all four
+  covariance types, the classifier with missing labels): that closed form, with scikit-learn's
+  ``reg_covar`` on the covariances' diagonal;
+- otherwise (MAP-EM, or ``m_step="numerical"``) a numerical maximisation (generalised EM): L-BFGS
+  over the unconstrained parameters, started at the current ones, of ``Q`` computed from the
+  model's trace, so it works for any priors the model accepts. Every step raises the objective,
+  as EM requires; the fixed point is the MAP (or ML) estimate of ``method="map"`` (``"ml"``).
+
+The objective trace (log-likelihood, eq. 1.15, or log-posterior up to its constant) must never
+decrease beyond round-off: a decrease gives a warning. ``converged`` means the change of its
+mean per data point fell below ``tol``, as in scikit-learn; reaching ``max_iter`` first gives a
+``ConvergenceWarning``.
+
+Starts: the model's ``init_values`` (k-means for the mixture, ``init_method="kmeans"``) or an
+M-step from random responsibilities (``init_method="random"``, as scikit-learn's
+``init_params="random"``), each overridden by the user's ``init``; ``num_restarts`` starts,
+the best end kept.
 """
 
 import warnings
@@ -23,18 +40,40 @@ from jax.scipy.special import logsumexp
 from numpyro import handlers
 from numpyro.infer.util import log_density
 
+from . import optim
 from ._point import ConvergenceWarning
-from ._setup import enumerated_sites, starting_values
-from .handlers import likelihood_only, with_deterministic
+from ._setup import check_init, enumerated_sites, starting_values, tolerances
+from .handlers import (
+    likelihood_only,
+    log_prior,
+    parameter_transforms,
+    with_deterministic,
+)
 from .result import Fit, fit_context
 
-OPTIONS = {"max_iter": 100, "tol": 1e-3, "reg_covar": 1e-6, "num_restarts": 1, "init": None}
+OPTIONS = {
+    "max_iter": 100,
+    "tol": 1e-3,
+    "reg_covar": None,
+    "num_restarts": 1,
+    "init": None,
+    "init_method": "kmeans",
+    "objective": "ml",
+    "m_step": "auto",
+}
+INIT_METHODS = ("kmeans", "random")
+OBJECTIVES = ("ml", "map")
+M_STEPS = ("auto", "closed", "numerical")
+REG_COVAR = 1e-6  # scikit-learn's default
 
 
-def _enumerated_site(model, params, data):
+def _enumerated_site(model, params, data, module_name):
     sites = enumerated_sites(model, params, data)
     if len(sites) != 1:
-        raise ValueError(f"em needs exactly one enumerated discrete latent site; the model has {len(sites)}")
+        raise ValueError(
+            f"em needs exactly one enumerated discrete latent site; {module_name} has {len(sites)} with these data "
+            "(with nothing missing there is nothing for EM to fill in: use method='ml')"
+        )
     return sites[0]["name"], sites[0]["fn"].enumerate_support(expand=False).shape[0]
 
 
@@ -50,46 +89,132 @@ def log_joint(model, name, num_values, params, data):
     return jax.vmap(lambda row: jax.vmap(lambda k: one(row, k))(values))(data)
 
 
-def _run_once(module, model, data, start, *, e_step, model_options, max_iter, tol, reg_covar):
-    X = np.asarray(data["X"])
-    num_data = X.shape[0]
+def expected_log_joint(model, name, num_values, with_prior, params, resp, data):
+    """``Q(theta) = sum_nk gamma_nk log p(x_n, z_n = k | theta)`` (+ ``log p(theta)``).
+
+    A value k with ``gamma_nk = 0`` (a given label rules it out: log density -inf) adds nothing.
+    """
+    joint = log_joint(model, name, num_values, params, data)
+    expected = jnp.sum(jnp.where(resp > 0, resp * joint, 0.0))
+    return expected + log_prior(model, params, data) if with_prior else expected
+
+
+def _numerical_m_step(model, name, num_values, with_prior, data):
+    """A jitted ``(params, resp) -> params`` maximising :func:`expected_log_joint` by L-BFGS
+    over the unconstrained parameters, from ``params``; the start is kept unless it improves."""
+    num_data = data["X"].shape[0]
+    objective = partial(expected_log_joint, model, name, num_values, with_prior)
+    gtol, ftol = tolerances(None, None, "lbfgs")
+
+    @jax.jit
+    def step(params, resp, data):
+        transforms = parameter_transforms(model, params, data)
+
+        def loss(unconstrained):
+            constrained = {k: transforms[k](u) for k, u in unconstrained.items()}
+            return -objective(constrained, resp, data) / num_data
+
+        start = {k: transforms[k].inv(v) for k, v in params.items()}
+        result = optim.minimize(loss, start, max_iter=500, gtol=gtol, ftol=ftol, max_hessian_size=0)
+        better = loss(result.params) <= loss(start)
+        return {k: jnp.where(better, transforms[k](result.params[k]), params[k]) for k in params}
+
+    return lambda params, resp: step(params, resp, data)
+
+
+def _run_once(data, start, *, e_step, m_step, log_prior_fn, max_iter, tol):
+    num_data = data["X"].shape[0]
     params, trace, converged = dict(start), [], False
     for _ in range(max_iter + 1):
         joint = np.asarray(e_step({k: jnp.asarray(v) for k, v in params.items()}, data))
-        marginal = np.asarray(logsumexp(joint, axis=1))
-        trace.append(float(marginal.sum()))
+        marginal = logsumexp(joint, axis=1)
+        resp = np.exp(joint - marginal[:, None])
+        trace.append(float(marginal.sum()) + log_prior_fn(params))
         if len(trace) > 1 and abs(trace[-1] - trace[-2]) / num_data < tol:
             converged = True
             break
         if len(trace) == max_iter + 1:
             break
-        resp = np.exp(joint - marginal[:, None])
-        params = module.m_step(X, resp, reg_covar=reg_covar, **model_options)
-    return params, np.asarray(trace), converged, resp if len(trace) == 1 else np.exp(joint - marginal[:, None])
+        params = {k: np.asarray(v) for k, v in m_step(params, resp).items()}
+    return params, np.asarray(trace), converged, resp
 
 
-def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, num_restarts, init):
-    """Fit by EM; ``params`` at the end, the log-likelihood trace as ``-losses``."""
-    if not hasattr(module, "m_step"):
-        raise ValueError(f"em needs a model with a closed-form M-step; {module.__name__.rsplit('.', 1)[-1]} has none")
+def _check_options(module, *, objective, m_step, reg_covar, tol):
+    name = module.__name__.rsplit(".", 1)[-1]
+    closed = m_step == "closed" or (m_step == "auto" and objective == "ml" and hasattr(module, "m_step"))
+    if closed and (objective == "map" or not hasattr(module, "m_step")):
+        raise ValueError(
+            f"m_step='closed' needs objective='ml' and a model with a closed-form M-step; got objective={objective!r} "
+            f"for {name}, which {'has' if hasattr(module, 'm_step') else 'has no'} m_step"
+        )
+    if reg_covar is not None and not closed:
+        raise ValueError(
+            f"reg_covar applies to the closed-form ML M-step only; got reg_covar = {reg_covar} with objective = "
+            f"{objective!r}, m_step = {m_step!r} (MAP-EM keeps covariances proper through the priors)"
+        )
+    if reg_covar is not None and (isinstance(reg_covar, bool) or not isinstance(reg_covar, (int, float)) or reg_covar < 0):
+        raise ValueError(f"reg_covar must be a number >= 0 or None; got {reg_covar!r}")
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or tol < 0:
+        raise ValueError(f"tol must be a number >= 0; got {tol!r}")
+    return closed
+
+
+def _random_start(module, rng_key, data, model_options, m_step, support):
+    """An M-step from responsibilities drawn uniformly on each row's possible values."""
+    resp = np.asarray(random.uniform(rng_key, support.shape)) * support
+    return m_step(starting_values(module, rng_key, data, model_options, None), resp / resp.sum(1, keepdims=True))
+
+
+def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, num_restarts, init, init_method,
+        objective, m_step):
+    """Fit by EM; ``params`` at the end, the objective trace as ``-losses``."""
+    closed = _check_options(module, objective=objective, m_step=m_step, reg_covar=reg_covar, tol=tol)
     model = partial(module.model, priors=priors, **model_options)
+    spec = module.params(data["X"].shape[1], **model_options)
+    check_init(init, spec)
     keys = random.split(random.PRNGKey(seed), num_restarts)
-    starts = [starting_values(module, key, data, model_options, init) for key in keys]
-    name, num_values = _enumerated_site(model, starts[0], data)
+    first = starting_values(module, keys[0], data, model_options, init)
+    name, num_values = _enumerated_site(model, first, data, module.__name__.rsplit(".", 1)[-1])
     e_step = jax.jit(partial(log_joint, model, name, num_values))
+    data_jax = {k: jnp.asarray(v) for k, v in data.items()}
+    with_prior = objective == "map"
+    if closed:
+        reg = REG_COVAR if reg_covar is None else reg_covar
+
+        def step(params, resp):
+            return module.m_step(data["X"], resp, reg_covar=reg, **model_options)
+    else:
+        numerical = _numerical_m_step(model, name, num_values, with_prior, data_jax)
+
+        def step(params, resp):
+            return numerical({k: jnp.asarray(v) for k, v in params.items()}, jnp.asarray(resp))
+
+    prior_fn = jax.jit(partial(log_prior, model))
+
+    def log_prior_fn(params):
+        return float(prior_fn({k: jnp.asarray(v) for k, v in params.items()}, data_jax)) if with_prior else 0.0
+
+    starts = []
+    for key in keys:
+        if init_method == "random":
+            support = np.isfinite(np.asarray(e_step({k: jnp.asarray(v) for k, v in first.items()}, data_jax)))
+            start = {**_random_start(module, key, data, model_options, step, support), **check_init(init, spec)}
+        else:
+            start = starting_values(module, key, data, model_options, init)
+        starts.append({k: np.asarray(v, dtype=np.float64) for k, v in start.items()})
     runs = [
-        _run_once(module, model, data, start, e_step=e_step, model_options=model_options,
-                  max_iter=max_iter, tol=tol, reg_covar=reg_covar)
+        _run_once(data_jax, start, e_step=e_step, m_step=step, log_prior_fn=log_prior_fn, max_iter=max_iter, tol=tol)
         for start in starts
     ]
     params, trace, converged, resp = max(runs, key=lambda r: r[1][-1])
-    # EM cannot lower the likelihood; round-off moves it by ~1e-12 relative at most
+    what = "log-posterior" if with_prior else "log-likelihood"
+    # EM cannot lower its objective; round-off moves it by ~1e-12 relative at most
     drops = np.diff(trace) < -1e-9 * np.abs(trace[1:]).max(initial=1.0)
     if drops.any():
-        warnings.warn(f"em: the log-likelihood decreased at iteration(s) {np.flatnonzero(drops).tolist()}", stacklevel=3)
+        warnings.warn(f"em: the {what} decreased at iteration(s) {np.flatnonzero(drops).tolist()}", stacklevel=3)
     if not converged:
         warnings.warn(f"em did not converge after {len(trace) - 1} iterations (tol = {tol})", ConvergenceWarning, stacklevel=3)
-    full = with_deterministic(model, {k: jnp.asarray(v) for k, v in params.items()}, data, random.PRNGKey(0))
+    full = with_deterministic(model, {k: jnp.asarray(v) for k, v in params.items()}, data_jax, random.PRNGKey(0))
     return Fit(
         method="em",
         params={k: np.asarray(v) for k, v in full.items()},
@@ -97,6 +222,12 @@ def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, 
         converged=converged,
         num_steps=len(trace) - 1,
         **fit_context(module, data, priors, seed, model_options),
-        method_options=dict(max_iter=max_iter, tol=tol, reg_covar=reg_covar, num_restarts=num_restarts, init=init),
-        info={"responsibilities": resp, "assignments": resp.argmax(axis=1), "restart_log_likelihoods": [r[1][-1] for r in runs]},
+        method_options=dict(max_iter=max_iter, tol=tol, reg_covar=reg_covar, num_restarts=num_restarts, init=init,
+                            init_method=init_method, objective=objective, m_step="closed" if closed else "numerical"),
+        info={
+            "objective": what,
+            "responsibilities": resp,
+            "assignments": resp.argmax(axis=1),
+            "restart_objectives": [r[1][-1] for r in runs],
+        },
     )

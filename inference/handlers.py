@@ -1,6 +1,8 @@
 """Effect handlers through which the inference layer reads and rewrites any lecture model."""
 
+import jax.numpy as jnp
 from numpyro import handlers
+from numpyro.distributions.transforms import biject_to
 from numpyro.primitives import Messenger
 
 
@@ -26,6 +28,22 @@ class likelihood_only(Messenger):
     def process_message(self, msg):
         if is_parameter(msg):
             msg["fn"] = msg["fn"].mask(False)
+
+
+def _parameter_sites(model, params, data):
+    trace = handlers.trace(handlers.seed(handlers.substitute(model, data=params), 0)).get_trace(**data)
+    return {name: site for name, site in trace.items() if is_parameter(site)}
+
+
+def log_prior(model, params, data):
+    """``log p(theta)``: the summed log densities of the parameter sites at ``params``."""
+    sites = _parameter_sites(model, params, data)
+    return sum((jnp.sum(site["fn"].log_prob(site["value"])) for site in sites.values()), jnp.zeros(()))
+
+
+def parameter_transforms(model, params, data):
+    """``{name: bijection from the reals onto the parameter's support}``, from the model's trace."""
+    return {name: biject_to(site["fn"].support) for name, site in _parameter_sites(model, params, data).items()}
 
 
 def with_deterministic(model, latent, data, rng_key):

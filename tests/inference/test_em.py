@@ -83,14 +83,92 @@ def test_em_and_ml_svi_reach_the_same_maximum_from_the_same_start(X):
 
 def test_restarts_keep_the_best(X):
     result = fit(gm, {"X": X}, "em", num_components=3, num_restarts=3, seed=4)
-    assert len(result.info["restart_log_likelihoods"]) == 3
-    np.testing.assert_allclose(-result.losses[-1], max(result.info["restart_log_likelihoods"]))
+    assert len(result.info["restart_objectives"]) == 3
+    np.testing.assert_allclose(-result.losses[-1], max(result.info["restart_objectives"]))
 
 
-def test_em_needs_an_m_step():
+def test_em_needs_something_to_enumerate():
     data = models.linear_regression.simulate(jax.random.PRNGKey(0), 20, 1).data
-    with pytest.raises(ValueError, match="em needs a model with a closed-form M-step; linear_regression has none"):
+    with pytest.raises(ValueError, match="em needs exactly one enumerated discrete latent site; linear_regression has 0"):
         fit("linear_regression", data, "em")
+    labelled = models.gaussian_classifier.simulate(jax.random.PRNGKey(0), 20, 1).data
+    with pytest.raises(ValueError, match="gaussian_classifier has 0 with these data .*use method='ml'"):
+        fit("gaussian_classifier", labelled, "em")
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"objective": "map", "reg_covar": 1e-6}, r"reg_covar applies to the closed-form ML M-step only; got reg_covar = 1e-06 with objective = 'map'"),
+        ({"objective": "map", "m_step": "closed"}, r"m_step='closed' needs objective='ml' and a model with a closed-form M-step; got objective='map'"),
+        ({"init_method": "k-means"}, r"init_method must be one of \['kmeans', 'random'\]; got 'k-means'"),
+        ({"objective": "mle"}, r"objective must be one of \['map', 'ml'\]; got 'mle'"),
+        ({"reg_covar": -1.0}, r"reg_covar must be a number >= 0 or None; got -1.0"),
+        ({"tol": "small"}, r"tol must be a number >= 0; got 'small'"),
+    ],
+)
+def test_em_option_errors_name_the_option(X, options, message):
+    with pytest.raises(ValueError, match=message):
+        fit(gm, {"X": X}, "em", num_components=3, **options)
+
+
+def test_numerical_m_step_follows_the_closed_form(X):
+    """Generalised EM maximises Q(theta) by L-BFGS from the model's trace; with reg_covar = 0 its
+    M-step is the closed form's maximiser, so the trajectories agree to the optimiser's tolerance
+    (|grad| < 1e-9 per point gives parameters to ~1e-8; 1e-6 on the log-likelihood leaves room)."""
+    start, _ = _start(X, "full")
+    options = dict(num_components=3, init=start, tol=0.0, max_iter=5)
+    closed = _quiet_fit(gm, {"X": X}, "em", reg_covar=0.0, **options)
+    numerical = _quiet_fit(gm, {"X": X}, "em", m_step="numerical", **options)
+    assert numerical.method_options["m_step"] == "numerical" and closed.method_options["m_step"] == "closed"
+    np.testing.assert_allclose(numerical.losses, closed.losses, rtol=1e-9)
+    np.testing.assert_allclose(numerical.params["mu"], closed.params["mu"], atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def map_em(X):
+    """MAP-EM with user priors whose closed-form conditional maxima are known (Dirichlet on pi,
+    Normal on mu), from the k-means start."""
+    import numpyro.distributions as dist
+
+    priors = {"pi": dist.Dirichlet(np.array([2.0, 3.0, 4.0])), "mu": dist.Normal(0.0, 0.5)}
+    return fit(gm, {"X": X}, "em", num_components=3, objective="map", priors=priors, tol=1e-13, max_iter=500), priors
+
+
+def test_map_em_is_monotone_and_reaches_the_map_estimate(X, map_em):
+    em, priors = map_em
+    assert em.converged and em.info["objective"] == "log-posterior"
+    trace = -em.losses
+    assert np.all(np.diff(trace) >= -1e-9 * np.abs(trace).max())
+    start = {k: em.params[k] for k in ("pi", "mu", "sigma", "corr_chol")}
+    svi = fit(gm, {"X": X}, "map", num_components=3, priors=priors, init=start)
+    # MAP-SVI's loss is the negative log joint: the same objective as MAP-EM's trace, at the same point
+    np.testing.assert_allclose(-trace[-1], svi.losses[-1], rtol=1e-10)
+    np.testing.assert_allclose(svi.params["mu"], em.params["mu"], atol=1e-6)
+
+
+def test_map_em_fixed_point_satisfies_the_conjugate_closed_forms(X, map_em):
+    """At MAP-EM's fixed point the M-step's conjugate parts hold in closed form:
+    pi_k = (N_k + alpha_k - 1) / (N + sum alpha - K) (Dirichlet), and, given cov_k,
+    mu_k = (N_k cov_k^-1 + s^-2 I)^-1 cov_k^-1 sum_n r_nk x_n (Normal(0, s^2) on mu);
+    tol = 1e-13 per point leaves the parameters within ~1e-6 of the fixed point."""
+    em, _ = map_em
+    resp = em.info["responsibilities"]
+    counts, alpha = resp.sum(0), np.array([2.0, 3.0, 4.0])
+    np.testing.assert_allclose(em.params["pi"], (counts + alpha - 1) / (len(X) + alpha.sum() - 3), atol=1e-6)
+    for k in range(3):
+        precision = np.linalg.inv(em.params["cov"][k])
+        mu = np.linalg.solve(counts[k] * precision + np.eye(2) / 0.5**2, precision @ (resp[:, k] @ X))
+        np.testing.assert_allclose(em.params["mu"][k], mu, atol=1e-6)
+
+
+def test_random_responsibilities_start(X):
+    kmeans = fit(gm, {"X": X}, "em", num_components=3, tol=1e-10, max_iter=1000)
+    random = fit(gm, {"X": X}, "em", num_components=3, tol=1e-10, max_iter=1000, init_method="random", num_restarts=3)
+    assert random.method_options["init_method"] == "random"
+    # three well-separated clusters: both starts find the same maximum (up to the labels' order)
+    np.testing.assert_allclose(random.losses[-1], kmeans.losses[-1], rtol=1e-8)
+    np.testing.assert_allclose(np.sort(random.params["pi"]), np.sort(kmeans.params["pi"]), atol=1e-6)
 
 
 def test_relabelling_undoes_a_permutation_of_draws(X):
