@@ -105,7 +105,7 @@ def point_estimate(method, module, data, *, priors, seed, model_options, likelih
                    learning_rate, batch_size, init):
     """Fit ``module.model`` by ML (``likelihood=True``) or MAP; see the module docstring."""
     key_init, key_svi = random.split(random.PRNGKey(seed))
-    start = starting_values(module, key_init, data, model_options, init)
+    start = starting_values(module, key_init, data, model_options, init, priors)
     problem = getattr(module, "mle_problem", None) if likelihood else None
     if problem is not None and (reason := problem(None, data["X"], data.get("y"), **model_options)):
         raise ValueError(reason)

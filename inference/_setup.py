@@ -5,15 +5,26 @@ import numpy as np
 from numpyro import handlers
 from numpyro.infer import Trace_ELBO, TraceEnum_ELBO
 
+from models._priors import fixed_names
+
 from .handlers import is_enumerated
 
 
-def check_init(init, spec):
+def free_params(module, data, model_options, priors):
+    """The model's parameters ``{name: Param}`` less those that ``priors`` fix at a value."""
+    fixed = fixed_names(priors)
+    spec = module.params(data["X"].shape[1], **model_options)
+    return {name: param for name, param in spec.items() if name not in fixed}
+
+
+def check_init(init, spec, fixed=()):
     """Starting values under the parameters' names, each of the right shape and in its domain."""
     if init is None:
         return {}
     if not isinstance(init, dict):
         raise TypeError(f"init must be a dict {{name: value}} or None; got {type(init).__name__}")
+    if set(init) & set(fixed):
+        raise ValueError(f"init gives values for parameters that the priors fix: {sorted(set(init) & set(fixed))}")
     unknown = sorted(set(init) - set(spec))
     if unknown:
         raise ValueError(f"init names parameters that do not exist: {unknown}; the parameters are {list(spec)}")
@@ -28,12 +39,13 @@ def check_init(init, spec):
     return out
 
 
-def starting_values(module, rng_key, data, model_options, init):
-    """The model's ``init_values`` overridden by the user's ``init`` (checked), in float64."""
-    spec = module.params(data["X"].shape[1], **model_options)
-    given = check_init(init, spec)
+def starting_values(module, rng_key, data, model_options, init, priors):
+    """The model's ``init_values`` overridden by the user's ``init`` (checked), in float64,
+    for the parameters that ``priors`` leave free."""
+    spec = free_params(module, data, model_options, priors)
+    given = check_init(init, spec, fixed_names(priors))
     start = {**module.init_values(rng_key, data["X"], data.get("y"), **model_options), **given}
-    return {name: np.asarray(value, dtype=np.float64) for name, value in start.items()}
+    return {name: np.asarray(value, dtype=np.float64) for name, value in start.items() if name in spec}
 
 
 def enumerated_sites(model, values, data):

@@ -11,8 +11,8 @@ The M-step maximises the expected complete-data log-likelihood
 (``objective="map"``, the model's priors):
 
 - ML with a model that offers the closed form as its ``m_step`` hook (the mixture for all four
-  covariance types, the classifier with missing labels): that closed form, with scikit-learn's
-  ``reg_covar`` on the covariances' diagonal;
+  covariance types, the classifier with missing labels) and no parameter fixed by the priors:
+  that closed form, with scikit-learn's ``reg_covar`` on the covariances' diagonal;
 - otherwise (MAP-EM, or ``m_step="numerical"``) a numerical maximisation (generalised EM): L-BFGS
   over the unconstrained parameters, started at the current ones, of ``Q`` computed from the
   model's trace, so it works for any priors the model accepts. Every step raises the objective,
@@ -40,9 +40,17 @@ from jax.scipy.special import logsumexp
 from numpyro import handlers
 from numpyro.infer.util import log_density
 
+from models._priors import fixed_names
+
 from . import optim
 from ._point import ConvergenceWarning
-from ._setup import check_init, enumerated_sites, starting_values, tolerances
+from ._setup import (
+    check_init,
+    enumerated_sites,
+    free_params,
+    starting_values,
+    tolerances,
+)
 from .handlers import (
     likelihood_only,
     log_prior,
@@ -139,13 +147,15 @@ def _run_once(data, start, *, e_step, m_step, log_prior_fn, max_iter, tol):
     return params, np.asarray(trace), converged, resp
 
 
-def _check_options(module, *, objective, m_step, reg_covar, tol):
+def _check_options(module, priors, *, objective, m_step, reg_covar, tol):
     name = module.__name__.rsplit(".", 1)[-1]
-    closed = m_step == "closed" or (m_step == "auto" and objective == "ml" and hasattr(module, "m_step"))
-    if closed and (objective == "map" or not hasattr(module, "m_step")):
+    available = objective == "ml" and hasattr(module, "m_step") and not fixed_names(priors)
+    closed = m_step == "closed" or (m_step == "auto" and available)
+    if closed and not available:
         raise ValueError(
-            f"m_step='closed' needs objective='ml' and a model with a closed-form M-step; got objective={objective!r} "
-            f"for {name}, which {'has' if hasattr(module, 'm_step') else 'has no'} m_step"
+            f"m_step='closed' needs objective='ml', no parameter fixed by the priors and a model with a closed-form "
+            f"M-step; got objective={objective!r}, fixed {fixed_names(priors)}, for {name}, which "
+            f"{'has' if hasattr(module, 'm_step') else 'has no'} m_step"
         )
     if reg_covar is not None and not closed:
         raise ValueError(
@@ -159,21 +169,21 @@ def _check_options(module, *, objective, m_step, reg_covar, tol):
     return closed
 
 
-def _random_start(module, rng_key, data, model_options, m_step, support):
+def _random_start(module, rng_key, data, model_options, priors, m_step, support):
     """An M-step from responsibilities drawn uniformly on each row's possible values."""
     resp = np.asarray(random.uniform(rng_key, support.shape)) * support
-    return m_step(starting_values(module, rng_key, data, model_options, None), resp / resp.sum(1, keepdims=True))
+    start = starting_values(module, rng_key, data, model_options, None, priors)
+    return m_step(start, resp / resp.sum(1, keepdims=True))
 
 
 def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, num_restarts, init, init_method,
         objective, m_step):
     """Fit by EM; ``params`` at the end, the objective trace as ``-losses``."""
-    closed = _check_options(module, objective=objective, m_step=m_step, reg_covar=reg_covar, tol=tol)
+    closed = _check_options(module, priors, objective=objective, m_step=m_step, reg_covar=reg_covar, tol=tol)
     model = partial(module.model, priors=priors, **model_options)
-    spec = module.params(data["X"].shape[1], **model_options)
-    check_init(init, spec)
+    given = check_init(init, free_params(module, data, model_options, priors), fixed_names(priors))
     keys = random.split(random.PRNGKey(seed), num_restarts)
-    first = starting_values(module, keys[0], data, model_options, init)
+    first = starting_values(module, keys[0], data, model_options, init, priors)
     name, num_values = _enumerated_site(model, first, data, module.__name__.rsplit(".", 1)[-1])
     e_step = jax.jit(partial(log_joint, model, name, num_values))
     data_jax = {k: jnp.asarray(v) for k, v in data.items()}
@@ -198,9 +208,9 @@ def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, 
     for key in keys:
         if init_method == "random":
             support = np.isfinite(np.asarray(e_step({k: jnp.asarray(v) for k, v in first.items()}, data_jax)))
-            start = {**_random_start(module, key, data, model_options, step, support), **check_init(init, spec)}
+            start = {**_random_start(module, key, data, model_options, priors, step, support), **given}
         else:
-            start = starting_values(module, key, data, model_options, init)
+            start = starting_values(module, key, data, model_options, init, priors)
         starts.append({k: np.asarray(v, dtype=np.float64) for k, v in start.items()})
     runs = [
         _run_once(data_jax, start, e_step=e_step, m_step=step, log_prior_fn=log_prior_fn, max_iter=max_iter, tol=tol)

@@ -22,7 +22,7 @@ from numpyro.infer.initialization import init_to_value
 from numpyro.infer.util import initialize_model
 
 from . import optim
-from ._setup import starting_values, tolerances
+from ._setup import free_params, starting_values, tolerances
 from .result import Fit, fit_context
 
 OPTIONS = {"num_samples": 1000, "max_iter": 1000, "init": None}
@@ -59,9 +59,9 @@ def _flat_directions(spec_names, unconstrained, eigenvalues, eigenvectors, thres
 
 def run(module, data, *, priors, seed, model_options, num_samples, max_iter, init):
     """Fit by Laplace's method; ``params`` are the mode, ``samples`` one chain of draws."""
-    spec = module.params(data["X"].shape[1], **model_options)
+    spec = free_params(module, data, model_options, priors)
     key_init, key_solve = random.split(random.PRNGKey(seed))
-    start = starting_values(module, key_init, data, model_options, init)
+    start = starting_values(module, key_init, data, model_options, init, priors)
     model = partial(module.model, priors=priors, **model_options)
     gtol, _ = tolerances(None, None, "lbfgs")
     solve = jax.jit(partial(_solve, model=model, num_samples=num_samples, max_iter=max_iter, gtol=gtol))

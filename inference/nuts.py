@@ -18,7 +18,7 @@ from numpyro.diagnostics import split_gelman_rubin
 from numpyro.infer import MCMC, NUTS
 from numpyro.infer.initialization import init_to_value
 
-from ._setup import starting_values
+from ._setup import free_params, starting_values
 from .result import Fit, fit_context
 
 OPTIONS = {
@@ -48,9 +48,9 @@ def _r_hat(draws):
 def run(module, data, *, priors, seed, model_options, num_warmup, num_samples, num_chains, dense_mass,
         target_accept_prob, max_tree_depth, chain_method, progress_bar, init):
     """Sample the posterior; ``params`` are posterior means, ``samples`` the draws by chain."""
-    spec = module.params(data["X"].shape[1], **model_options)
+    spec = free_params(module, data, model_options, priors)
     key_init, key_mcmc = random.split(random.PRNGKey(seed))
-    start = starting_values(module, key_init, data, model_options, init)
+    start = starting_values(module, key_init, data, model_options, init, priors)
     model = partial(module.model, priors=priors, **model_options)
     kernel = NUTS(
         model, dense_mass=dense_mass, target_accept_prob=target_accept_prob, max_tree_depth=max_tree_depth,

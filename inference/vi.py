@@ -50,7 +50,7 @@ def run(module, data, *, priors, seed, model_options, guide, num_steps, learning
         progress_bar, init):
     """Fit the guide; ``params`` are the guide's medians, ``samples`` its draws."""
     key_init, key_svi, key_draw = random.split(random.PRNGKey(seed), 3)
-    start = starting_values(module, key_init, data, model_options, init)
+    start = starting_values(module, key_init, data, model_options, init, priors)
     model = partial(module.model, priors=priors, **model_options)
     elbo = elbo_for(model, start, data, num_particles)
     auto = GUIDES[guide](hide_enumerated(model), init_loc_fn=init_to_value(values=start))

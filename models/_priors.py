@@ -4,13 +4,19 @@ Every continuous parameter of a lecture model is described by a :class:`Param`: 
 its domain (a NumPyro constraint) and its default prior. A user replaces a default per
 parameter with any NumPyro distribution whose support lies in the domain (broadcast to the
 parameter's shape) or with the string ``"flat"``, the improper uniform density over the
-domain. :func:`resolve_priors` checks such a replacement in plain Python, before anything is
-traced, and :func:`sample_params` draws the parameters at NumPyro sample sites named after
-them.
+domain. A number or an array instead fixes the parameter at that value (a point mass: the
+parameter is known, as sigma in the conjugate regression): it is then recorded as a
+deterministic site and nothing infers it. :func:`resolve_priors` checks such a replacement in
+plain Python, before anything is traced, and :func:`sample_params` draws the parameters at
+NumPyro sample sites named after them.
 """
 
+import numbers
 from typing import Callable, NamedTuple
 
+import jax
+import jax.numpy as jnp
+import numpy as np
 import numpyro
 import numpyro.distributions as dist
 from numpyro.distributions import constraints
@@ -41,6 +47,36 @@ class Param(NamedTuple):
     domain: constraints.Constraint
     default: Callable[[], dist.Distribution]
     prior_domain: constraints.Constraint | None = None
+
+
+class Fixed(NamedTuple):
+    """A parameter held at a known ``value`` (already of the parameter's shape)."""
+
+    value: np.ndarray
+
+
+def is_fixed(prior):
+    """A prior given as a number or an array: the parameter's known value."""
+    return isinstance(prior, (numbers.Real, np.ndarray, jax.Array)) and not isinstance(prior, bool)
+
+
+def fixed_names(priors):
+    """The names of the parameters that ``priors`` fix at a value."""
+    return sorted(name for name, prior in (priors or {}).items() if is_fixed(prior))
+
+
+def _fixed(name, value, param):
+    value = np.asarray(value, dtype=np.float64)
+    try:
+        value = np.broadcast_to(value, param.shape).copy()
+    except ValueError as err:
+        raise ValueError(
+            f"priors[{name!r}] fixes {name!r}, so it must broadcast to its shape {tuple(param.shape)}; "
+            f"got an array of shape {value.shape}"
+        ) from err
+    if not np.all(np.isfinite(value)) or not np.all(np.asarray(param.domain(value))):
+        raise ValueError(f"priors[{name!r}] fixes {name!r}, so it must lie in {param.domain}; got {value.tolist()}")
+    return Fixed(value)
 
 
 def _lower_bound(support):
@@ -76,6 +112,8 @@ def _elementwise_support(prior, domain):
 
 
 def _resolve_one(name, prior, param):
+    if is_fixed(prior):
+        return _fixed(name, prior, param)
     domain = param.domain if param.prior_domain is None else param.prior_domain
     if isinstance(prior, str):
         if prior != FLAT:
@@ -87,8 +125,8 @@ def _resolve_one(name, prior, param):
         return dist.ImproperUniform(domain, param.shape[:split], param.shape[split:])
     if not isinstance(prior, dist.Distribution):
         raise TypeError(
-            f"priors[{name!r}] must be a NumPyro distribution or the string 'flat'; "
-            f"got {type(prior).__name__}"
+            f"priors[{name!r}] must be a NumPyro distribution, the string 'flat' or a fixed value (a number "
+            f"or an array); got {type(prior).__name__}"
         )
     if prior.event_dim < domain.event_dim or not _support_within(_elementwise_support(prior, domain), domain):
         raise ValueError(
@@ -116,15 +154,15 @@ def resolve_priors(priors, params):
     Parameters
     ----------
     priors : dict or None
-        ``{name: distribution or "flat"}`` for any subset of ``params``.
+        ``{name: distribution, "flat" or a fixed value}`` for any subset of ``params``.
     params : dict
         ``{name: Param}``, the model's parameters.
 
     Returns
     -------
     dict
-        ``{name: distribution}`` whose batch and event shapes together make ``param.shape``,
-        for every parameter, in the order of ``params``.
+        ``{name: distribution}`` whose batch and event shapes together make ``param.shape``, or
+        ``{name: Fixed}``, for every parameter, in the order of ``params``.
     """
     if priors is None:
         priors = {}
@@ -143,9 +181,13 @@ def resolve_priors(priors, params):
 
 
 def sample_params(resolved, names=None):
-    """Sample each parameter at a site named after it, the whole parameter as one event."""
+    """Sample each parameter at a site named after it, the whole parameter as one event; a
+    fixed parameter is recorded at a deterministic site of that name."""
     names = resolved if names is None else names
-    return {
-        name: numpyro.sample(name, resolved[name].to_event(len(resolved[name].batch_shape)))
-        for name in names
-    }
+    return {name: _sample(name, resolved[name]) for name in names}
+
+
+def _sample(name, prior):
+    if isinstance(prior, Fixed):
+        return numpyro.deterministic(name, jnp.asarray(prior.value))
+    return numpyro.sample(name, prior.to_event(len(prior.batch_shape)))

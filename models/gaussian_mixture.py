@@ -35,7 +35,7 @@ from ._checks import (
     check_X,
 )
 from ._ordered import FirstColumnOrdered, first_column_ordered
-from ._priors import resolve_priors
+from ._priors import Fixed, resolve_priors
 from ._types import Simulation
 
 OPTIONS = {"num_components": 2, "covariance_type": "full", "ordered": False}
@@ -72,7 +72,7 @@ def model(X, *, priors=None, num_components=2, covariance_type="full", ordered=F
     X = as_features(X)
     spec = params(X.shape[1], num_components=num_components, covariance_type=covariance_type, ordered=ordered)
     resolved = resolve_priors(priors, spec)
-    if ordered:
+    if ordered and not isinstance(resolved["mu"], Fixed):  # a fixed mu was checked to be ordered
         resolved["mu"] = FirstColumnOrdered(resolved["mu"].to_event(len(resolved["mu"].batch_shape)))
     _gaussian.generative_model(
         X, None, resolved=resolved, label_site="z", covariance_type=covariance_type, enumerate_label=True

@@ -36,7 +36,7 @@ Y_THREE = np.arange(20) % 3
         # labels
         ("logistic_regression", {"X": X, "y": Y_THREE}, {}, ValueError, r"y must hold labels in \{0, ..., 1\}; got \[2\]"),
         ("logistic_regression", {"X": X, "y": Y_BINARY + 0.5}, {}, ValueError, r"y must hold integer class labels; got non-integer values such as [01].5"),
-        ("gaussian_classifier", {"X": X, "y": Y_THREE}, {}, ValueError, r"y must hold labels in \{0, ..., 1\}; got \[2\]"),
+        ("gaussian_classifier", {"X": X, "y": Y_THREE}, {}, ValueError, r"y must hold labels in \{0, ..., 1\} \(or -1 for a missing label\); got \[2\]"),
         ("gaussian_classifier", {"X": X, "y": Y_BINARY * 2}, {"num_classes": 3}, ValueError, r"y must have at least one point in every class 0..2; class\(es\) \[1\] have no points"),
         ("gaussian_classifier", {"X": X, "y": Y_THREE}, {"num_classes": 1}, ValueError, r"num_classes must be >= 2; got num_classes = 1"),
         # model options
@@ -89,7 +89,7 @@ def test_bad_seed():
         ({"a": dist.MultivariateNormal(np.zeros(3), np.eye(3))}, ValueError, r"priors\['a'\] must have an event shape that ends the shape \(2,\) of 'a'; got MultivariateNormal with event shape \(3,\)"),
         ({"sigma": dist.LogNormal(np.zeros(2), 1.0).to_event(1)}, ValueError, r"priors\['sigma'\] must have an event shape that ends the shape \(\) of 'sigma'"),
         ({"a": "uniform"}, ValueError, r"priors\['a'\] must be a NumPyro distribution or the string 'flat'; got the string 'uniform'"),
-        ({"a": 1.0}, TypeError, r"priors\['a'\] must be a NumPyro distribution or the string 'flat'; got float"),
+        ({"a": [1.0]}, TypeError, r"priors\['a'\] must be a NumPyro distribution, the string 'flat' or a fixed value \(a number or an array\); got list"),
         ([dist.Normal(0, 1)], TypeError, r"priors must be a dict \{name: prior\} or None; got list"),
     ],
 )
