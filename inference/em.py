@@ -39,6 +39,7 @@ from jax import random
 from jax.scipy.special import logsumexp
 from numpyro import handlers
 from numpyro.infer.util import log_density
+from tqdm import tqdm
 
 from models._priors import fixed_names
 
@@ -68,6 +69,7 @@ OPTIONS = {
     "init_method": "kmeans",
     "objective": "ml",
     "m_step": "auto",
+    "progress_bar": False,
 }
 INIT_METHODS = ("kmeans", "random")
 OBJECTIVES = ("ml", "map")
@@ -130,10 +132,10 @@ def _numerical_m_step(model, name, num_values, with_prior, data):
     return lambda params, resp: step(params, resp, data)
 
 
-def _run_once(data, start, *, e_step, m_step, log_prior_fn, max_iter, tol):
+def _run_once(data, start, *, e_step, m_step, log_prior_fn, max_iter, tol, progress_bar):
     num_data = data["X"].shape[0]
     params, trace, converged = dict(start), [], False
-    for _ in range(max_iter + 1):
+    for _ in tqdm(range(max_iter + 1), desc="em", disable=not progress_bar, leave=False):
         joint = np.asarray(e_step({k: jnp.asarray(v) for k, v in params.items()}, data))
         marginal = logsumexp(joint, axis=1)
         resp = np.exp(joint - marginal[:, None])
@@ -177,7 +179,7 @@ def _random_start(module, rng_key, data, model_options, priors, m_step, support)
 
 
 def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, num_restarts, init, init_method,
-        objective, m_step):
+        objective, m_step, progress_bar):
     """Fit by EM; ``params`` at the end, the objective trace as ``-losses``."""
     closed = _check_options(module, priors, objective=objective, m_step=m_step, reg_covar=reg_covar, tol=tol)
     model = partial(module.model, priors=priors, **model_options)
@@ -213,7 +215,8 @@ def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, 
             start = starting_values(module, key, data, model_options, init, priors)
         starts.append({k: np.asarray(v, dtype=np.float64) for k, v in start.items()})
     runs = [
-        _run_once(data_jax, start, e_step=e_step, m_step=step, log_prior_fn=log_prior_fn, max_iter=max_iter, tol=tol)
+        _run_once(data_jax, start, e_step=e_step, m_step=step, log_prior_fn=log_prior_fn, max_iter=max_iter, tol=tol,
+                  progress_bar=progress_bar)
         for start in starts
     ]
     params, trace, converged, resp = max(runs, key=lambda r: r[1][-1])
@@ -233,7 +236,8 @@ def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, 
         num_steps=len(trace) - 1,
         **fit_context(module, data, priors, seed, model_options),
         method_options=dict(max_iter=max_iter, tol=tol, reg_covar=reg_covar, num_restarts=num_restarts, init=init,
-                            init_method=init_method, objective=objective, m_step="closed" if closed else "numerical"),
+                            init_method=init_method, objective=objective, m_step="closed" if closed else "numerical",
+                            progress_bar=progress_bar),
         info={
             "objective": what,
             "responsibilities": resp,

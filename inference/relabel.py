@@ -13,39 +13,50 @@ from scipy.optimize import linear_sum_assignment
 
 
 def relabel(fit, reference):
-    """The same :class:`inference.Fit` with every draw's components aligned to ``reference``.
+    """The same :class:`inference.Fit` with its components aligned to ``reference``.
 
     Parameters
     ----------
     fit : Fit
-        A fit with ``samples`` of a model that offers ``component_sites`` (the mixture).
+        A fit of a model that offers ``component_sites`` (the mixture): each draw of ``samples``
+        is permuted, or, for a point estimate, ``params``.
     reference : dict or Fit
         Parameters with ``mu`` of shape (K, D), or a fit whose ``params`` have it.
 
     Returns
     -------
     Fit
-        ``samples`` permuted, ``params`` their means, and ``info["num_relabelled"]``, the number
-        of draws whose labelling changed.
+        ``samples`` permuted and ``params`` their means (or ``params`` permuted), and
+        ``info["num_relabelled"]``, the number of draws (or estimates) whose labelling changed.
     """
-    if fit.samples is None or not hasattr(fit.model, "component_sites"):
-        raise ValueError(f"relabel needs draws of a model with components; got method {fit.method!r} on {fit.model_name}")
+    if not hasattr(fit.model, "component_sites"):
+        raise ValueError(f"relabel needs a model with components; got {fit.model_name}")
     reference_mu = np.asarray((reference.params if hasattr(reference, "params") else reference)["mu"])
-    mu = fit.samples["mu"]  # (chain, draw, K, D)
+    sites = fit.model.component_sites(**fit.options)
+    if fit.samples is None:
+        perm = _permutations(np.asarray(fit.params["mu"])[None, None], reference_mu)[0, 0]
+        params = {name: np.asarray(value)[perm] if name in sites else value for name, value in fit.params.items()}
+        moved = int(np.any(perm != np.arange(len(perm))))
+        return fit._replace(params=params, info={**fit.info, "num_relabelled": moved})
+    perms = _permutations(fit.samples["mu"], reference_mu)
+    samples = {
+        name: np.take_along_axis(value, perms.reshape(perms.shape + (1,) * (value.ndim - 3)), axis=2) if name in sites else value
+        for name, value in fit.samples.items()
+    }
+    moved = int(np.sum(np.any(perms != np.arange(perms.shape[-1]), axis=-1)))
+    return fit._replace(
+        samples=samples,
+        params={name: value.mean(axis=(0, 1)) for name, value in samples.items()},
+        info={**fit.info, "num_relabelled": moved},
+    )
+
+
+def _permutations(mu, reference_mu):
+    """For means ``mu`` (chain, draw, K, D), the permutation of each draw nearest the reference."""
     if mu.shape[2:] != reference_mu.shape:
         raise ValueError(f"reference['mu'] must have shape {mu.shape[2:]}; got {reference_mu.shape}")
     cost = ((mu[:, :, None, :, :] - reference_mu[None, None, :, None, :]) ** 2).sum(-1)  # [c, s, ref k, draw j]
     perms = np.empty(mu.shape[:3], dtype=np.int64)
     for c, s in np.ndindex(*mu.shape[:2]):
         perms[c, s] = linear_sum_assignment(cost[c, s])[1]
-    sites = fit.model.component_sites(**fit.options)
-    samples = {
-        name: np.take_along_axis(value, perms.reshape(perms.shape + (1,) * (value.ndim - 3)), axis=2) if name in sites else value
-        for name, value in fit.samples.items()
-    }
-    moved = int(np.sum(np.any(perms != np.arange(mu.shape[2]), axis=-1)))
-    return fit._replace(
-        samples=samples,
-        params={name: value.mean(axis=(0, 1)) for name, value in samples.items()},
-        info={**fit.info, "num_relabelled": moved},
-    )
+    return perms
