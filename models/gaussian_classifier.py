@@ -25,6 +25,7 @@ or (D,) when shared; ``corr_chol`` (C, D, D) or (D, D), absent when D = 1; ``cov
 (deterministic) (C, D, D) or (D, D).
 """
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -85,10 +86,16 @@ def model(X, y=None, labelled=None, *, priors=None, num_classes=2, shared_covari
     )
 
 
+def predict_log_proba(theta, X):
+    """``log p(y = c | x)`` by Bayes' rule in log space (eq. 1.4), shape (N, C); finite where
+    ``predict_proba`` underflows to 0 (a confident QDA far from a class)."""
+    X = check_features(X, np.shape(theta["mu"])[-1])
+    return jax.nn.log_softmax(_gaussian.log_joint(X, theta["pi"], theta["mu"], theta["cov"]), axis=-1)
+
+
 def predict_proba(theta, X):
     """``p(y = c | x)`` by Bayes' rule in log space (eq. 1.4), shape (N, C)."""
-    X = check_features(X, np.shape(theta["mu"])[-1])
-    return _gaussian.posterior_probs(X, theta["pi"], theta["mu"], theta["cov"])
+    return jnp.exp(predict_log_proba(theta, X))
 
 
 def mle(X, y, *, num_classes=2, shared_covariance=False):

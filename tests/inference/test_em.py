@@ -100,7 +100,7 @@ def test_em_needs_something_to_enumerate():
     "options, message",
     [
         ({"objective": "map", "reg_covar": 1e-6}, r"reg_covar applies to the closed-form ML M-step only; got reg_covar = 1e-06 with objective = 'map'"),
-        ({"objective": "map", "m_step": "closed"}, r"m_step='closed' needs objective='ml' and a model with a closed-form M-step; got objective='map'"),
+        ({"objective": "map", "m_step": "closed"}, r"m_step='closed' needs objective='ml', no parameter fixed by the priors and a model with a closed-form M-step; got objective='map', fixed \[\]"),
         ({"init_method": "k-means"}, r"init_method must be one of \['kmeans', 'random'\]; got 'k-means'"),
         ({"objective": "mle"}, r"objective must be one of \['map', 'ml'\]; got 'mle'"),
         ({"reg_covar": -1.0}, r"reg_covar must be a number >= 0 or None; got -1.0"),
