@@ -91,6 +91,19 @@ def _draw_columns(prefix, samples, with_diagnostics):
     return columns
 
 
+def align(fits, *, truth=None, reference=None):
+    """``(fits, truth)`` with a mixture's components in the order of ``reference`` (by default
+    the EM, else ML, MAP, first fit); other models' fits come back as they are."""
+    fits = _as_dict(fits)
+    first = next(iter(fits.values()))
+    if hasattr(first.model, "component_sites"):
+        reference = _reference(fits) if reference is None else reference
+        fits = {name: relabel(fit, reference) for name, fit in fits.items()}
+        if truth is not None:
+            truth = relabel(first._replace(params=dict(truth), samples=None, info={}), reference).params
+    return fits, truth
+
+
 def compare(fits, *, truth=None, reference=None):
     """One table of every scalar parameter by method; see the module docstring.
 
@@ -109,13 +122,8 @@ def compare(fits, *, truth=None, reference=None):
         Indexed by parameter (``mu[1,0]``), one column per quantity and method, NaN where a
         method does not give it.
     """
-    fits = _as_dict(fits)
+    fits, truth = align(fits, truth=truth, reference=reference)
     first = next(iter(fits.values()))
-    if hasattr(first.model, "component_sites"):
-        reference = _reference(fits) if reference is None else reference
-        fits = {name: relabel(fit, reference) for name, fit in fits.items()}
-        if truth is not None:
-            truth = relabel(first._replace(params=dict(truth), samples=None, info={}), reference).params
     columns = {}
     if truth is not None:
         columns["truth"] = _scalars({k: v for k, v in truth.items() if k in first.params})

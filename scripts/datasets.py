@@ -35,6 +35,12 @@ def iris():
     return {"X": _standardise(raw.data), "y": raw.target.astype(np.int64)}, "iris (scikit-learn), 4 features standardised"
 
 
+def wine():
+    """Three cultivars on 13 standardised chemical measurements (178 wines)."""
+    raw = sk.load_wine()
+    return {"X": _standardise(raw.data), "y": raw.target.astype(np.int64)}, "wine (scikit-learn), 13 features standardised"
+
+
 def iris_unlabelled():
     """Iris without its labels, for clustering."""
     data, description = iris()
@@ -52,6 +58,7 @@ DATASETS = {
     "diabetes": diabetes,
     "breast_cancer": breast_cancer,
     "iris": iris,
+    "wine": wine,
     "iris_unlabelled": iris_unlabelled,
     "tumour_area": tumour_area,
 }

@@ -1,0 +1,67 @@
+"""The Gaussian class-conditional (generative) classifier (Example 1.1): LDA and QDA.
+
+Fits ``y ~ Categorical(pi), x | y = c ~ N(mu_c, cov_c)`` (eq. 1.3) by every requested method and
+prints the comparison table; ``y = -1`` in the data marks a missing label (semi-supervised, and
+then EM applies). Saves the posterior densities, NUTS's trace and rank plots, the decision
+boundaries of LDA (straight), QDA (curved) and logistic regression on simulated 2-D data, and
+section 1.2's comparison of generative and discriminative classifiers as the training set grows
+(after Ng & Jordan, 2001).
+
+    python scripts/gaussian_classifier.py                      # iris, 3 classes, QDA
+    python scripts/gaussian_classifier.py --shared-covariance  # LDA
+"""
+
+import os
+
+import common
+import figures
+import jax
+import lecture_figures
+import numpy as np
+
+from inference import fit
+from models import gaussian_classifier, logistic_regression
+
+
+def boundary_figure(path, seed=0):
+    """LDA, QDA and logistic regression fitted by ML on simulated 2-D data with unequal covariances
+    (classes 2 apart with unit variances: they overlap, so logistic regression's ML exists)."""
+    sim = gaussian_classifier.simulate(jax.random.PRNGKey(seed), 400, 2, mu=[[-1.0, 0.0], [1.0, 0.0]])
+    data = {k: np.asarray(v) for k, v in sim.data.items()}
+    fits = {
+        "LDA": fit(gaussian_classifier, data, "ml", shared_covariance=True),
+        "QDA": fit(gaussian_classifier, data, "ml"),
+        "logistic": fit(logistic_regression, data, "ml"),
+    }
+    return figures.decision_boundaries(figures.classifier_predictors(fits), data["X"], data["y"], path)
+
+
+def make_figures(report, out_dir, *, curve_repeats):
+    paths = common.common_figures(report, out_dir)
+    paths.append(boundary_figure(os.path.join(out_dir, "decision_boundaries.png")))
+    curve, table = lecture_figures.generative_vs_discriminative(
+        os.path.join(out_dir, "generative_vs_discriminative.png"), num_repeats=curve_repeats)
+    for model, rows in table.items():
+        print(f"  {model:<10} train size {rows['train_size']}  log-loss {np.round(rows['log_loss'], 3).tolist()}")
+    return paths + [curve]
+
+
+def main(args):
+    report = common.fit_and_report(gaussian_classifier, args, num_classes=args.num_classes,
+                                   shared_covariance=args.shared_covariance)
+    return common.finish(report, make_figures(report, args.out_dir, curve_repeats=args.curve_repeats))
+
+
+def add_arguments(parser):
+    parser.add_argument("--num-classes", type=int, default=3)
+    parser.add_argument("--shared-covariance", action="store_true", help="one covariance for all classes (LDA)")
+    parser.add_argument("--curve-repeats", type=int, default=20, help="training subsets per size in the section 1.2 curve")
+    return parser
+
+
+def build_parser():
+    return add_arguments(common.parser_for(__doc__, default_data="iris"))
+
+
+if __name__ == "__main__":
+    main(build_parser().parse_args())

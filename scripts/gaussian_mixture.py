@@ -1,0 +1,104 @@
+"""The Gaussian mixture (Example 1.6): EM, the marginal likelihood, and choosing K.
+
+Fits ``z ~ Categorical(pi)`` (summed out), ``x | z = k ~ N(mu_k, cov_k)`` (eq. 1.15-1.18) by
+every requested method, with components aligned across methods (label switching), and prints
+the comparison table. Saves the posterior densities, NUTS's trace and rank plots, the
+components' ellipses with the points coloured by responsibility beside EM's log-likelihood
+trace, a good and a bad EM initialisation side by side, and the choice of K: AIC and BIC
+of EM fits beside LOO of NUTS fits (ArviZ ``compare``) for K = 1, ..., ``--max-k``.
+
+    python scripts/gaussian_mixture.py                         # iris without labels, K = 3
+    python scripts/gaussian_mixture.py --covariance-type diag --max-k 6
+"""
+
+import os
+import warnings
+
+import common
+import figures
+import jax
+import numpy as np
+import pandas as pd
+
+from inference import fit
+from inference.criteria import information_criteria
+from models import gaussian_mixture
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", FutureWarning)
+    import arviz as az
+
+
+def choose_k(data, args, *, covariance_type, max_k, with_loo):
+    """AIC and BIC of the ML estimate (EM; ML for K = 1, which has no latent), and LOO of the
+    NUTS posterior, for K = 1, ..., ``max_k``; returns ``(table, {criterion: chosen K})``."""
+    rows, idatas = [], {}
+    for k in range(1, max_k + 1):
+        options = {"num_components": k, "covariance_type": covariance_type}
+        point = fit(gaussian_mixture, data, "em" if k > 1 else "ml", seed=args.seed, **options)
+        rows.append({"K": k, **information_criteria(point)})
+        if with_loo:
+            nuts = fit(gaussian_mixture, data, "nuts", seed=args.seed, num_warmup=args.num_warmup,
+                       num_samples=args.num_samples, num_chains=args.num_chains, progress_bar=args.progress_bar, **options)
+            idatas[k] = nuts.idata
+    table = pd.DataFrame(rows).set_index("K")
+    chosen = {"aic": int(table["aic"].idxmin()), "bic": int(table["bic"].idxmin())}
+    if idatas:
+        with warnings.catch_warnings():  # Pareto k warnings are kept in the table's column
+            warnings.simplefilter("ignore", UserWarning)
+            ranked = az.compare(idatas, ic="loo")
+        table["elpd_loo"] = ranked["elpd_loo"].reindex(table.index)
+        table["elpd_loo_se"] = ranked["se"].reindex(table.index)
+        chosen["loo"] = int(table["elpd_loo"].idxmax())
+    return table, chosen
+
+
+def bad_start(X, *, seed, num_components, covariance_type):
+    """Every component starting on the point farthest from the mean (the lecture's bad start)."""
+    start = gaussian_mixture.init_values(jax.random.PRNGKey(seed), X, num_components=num_components,
+                                         covariance_type=covariance_type)
+    far = X[np.argmax(((X - X.mean(0)) ** 2).sum(1))]
+    start["mu"] = far + 1e-3 * np.arange(num_components)[:, None]
+    start["pi"] = np.full(num_components, 1.0 / num_components)
+    return start
+
+
+def make_figures(report, out_dir, seed):
+    paths = common.common_figures(report, out_dir)
+    stem = os.path.join(out_dir, report.name)
+    good = report.fits.get("em") or fit(gaussian_mixture, report.data, "em", seed=seed, **report.options)
+    paths.append(figures.mixture_ellipses(good, f"{stem}_ellipses.png"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the bad start may stop at max_iter: that is the point
+        bad = fit(gaussian_mixture, report.data, "em", seed=seed, max_iter=300,
+                  init=bad_start(report.data["X"], seed=seed, **report.options), **report.options)
+    paths.append(figures.em_initialisations(good, bad, f"{stem}_initialisations.png"))
+    return paths
+
+
+def main(args):
+    options = {"num_components": args.num_components, "covariance_type": args.covariance_type}
+    report = common.fit_and_report(gaussian_mixture, args, **options)
+    table, chosen = choose_k(report.data, args, covariance_type=args.covariance_type, max_k=args.max_k,
+                             with_loo="nuts" in args.method)
+    print(table.to_string(float_format=lambda v: f"{v:.2f}"))
+    print("  chosen K: " + ", ".join(f"{criterion} {k}" for criterion, k in chosen.items()))
+    table.to_csv(os.path.join(args.out_dir, "choose_k.csv"))
+    chosen_row = pd.DataFrame([chosen], index=["chosen K"])
+    return common.finish(report, make_figures(report, args.out_dir, args.seed),
+                         {"choosing K": table, "chosen K": chosen_row})
+
+
+def add_arguments(parser):
+    parser.add_argument("--num-components", type=int, default=3)
+    parser.add_argument("--covariance-type", default="full", choices=gaussian_mixture.COVARIANCE_TYPES)
+    parser.add_argument("--max-k", type=int, default=5, help="the largest K compared")
+    return parser
+
+
+def build_parser():
+    return add_arguments(common.parser_for(__doc__, default_data="iris_unlabelled"))
+
+
+if __name__ == "__main__":
+    main(build_parser().parse_args())
