@@ -6,8 +6,9 @@ only through its NumPyro trace and the hooks its module offers (``init_values``,
 """
 
 from ._point import ConvergenceWarning
+from ._setup import free_params
 from .api import METHODS, fit
 from .relabel import relabel
 from .result import Fit, scalar_params
 
-__all__ = ["METHODS", "ConvergenceWarning", "Fit", "fit", "relabel", "scalar_params"]
+__all__ = ["METHODS", "ConvergenceWarning", "Fit", "fit", "free_params", "relabel", "scalar_params"]

@@ -29,14 +29,13 @@ from matplotlib.patches import Ellipse  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 from numpyro.distributions import constraints  # noqa: E402
 
-from inference import scalar_params  # noqa: E402
+from inference import free_params, scalar_params  # noqa: E402
 from models import (  # noqa: E402
     gaussian_classifier,
     gaussian_mixture,
     linear_regression,
     logistic_regression,
 )
-from models._priors import fixed_names  # noqa: E402
 
 with warnings.catch_warnings():  # ArviZ 0.23 announces its 1.0 refactor on import
     warnings.simplefilter("ignore", FutureWarning)
@@ -58,9 +57,7 @@ def _save(fig, path):
 
 def _free_params(fit):
     """The model's ``{name: Param}`` less the parameters the fit's priors fix (constants)."""
-    spec = fit.model.params(fit.data["X"].shape[1], **fit.options)
-    fixed = fixed_names(fit.priors)
-    return {name: param for name, param in spec.items() if name not in fixed}
+    return free_params(fit.model, fit.data, fit.options, fit.priors)
 
 
 def panel_names(fit, max_params=12):
