@@ -10,6 +10,7 @@ fit's InferenceData as netCDF.
 
     python scripts/compare_all.py                              # everything, default settings
     python scripts/compare_all.py --method ml,map --models linear_regression
+    python scripts/compare_all.py --data simulated             # known truth beside every estimate
 """
 
 import argparse
@@ -38,6 +39,8 @@ def script_argv(args, name):
     argv = ["--method", ",".join(args.method), "--seed", str(args.seed), "--num-samples", str(args.num_samples),
             "--num-warmup", str(args.num_warmup), "--num-chains", str(args.num_chains), "--num-steps",
             str(args.num_steps), "--out-dir", os.path.join(args.out_dir, name)]
+    if args.data == "simulated":
+        argv += ["--data", "simulated"]
     if not args.progress_bar:
         argv.append("--no-progress-bar")
     if name == "gaussian_classifier":
@@ -51,7 +54,7 @@ def main(args):
     start = time.perf_counter()
     outcomes = [SCRIPTS[name].main(SCRIPTS[name].build_parser().parse_args(script_argv(args, name)))
                 for name in args.models]
-    settings = (f"methods {', '.join(args.method)}; seed {args.seed}; NUTS {args.num_chains} chains x "
+    settings = (f"{args.data} data; methods {', '.join(args.method)}; seed {args.seed}; NUTS {args.num_chains} chains x "
                 f"({args.num_warmup} warm-up + {args.num_samples}) draws; VI {args.num_steps} steps; "
                 f"{time.perf_counter() - start:.0f} s in all")
     path = report.write_html(outcomes, os.path.join(args.out_dir, "report.html"),
@@ -65,6 +68,8 @@ def build_parser():
     parser.add_argument("--method", type=common.method_list, default=common.method_list("all"),
                         help="'all' or a comma list of methods")
     parser.add_argument("--models", nargs="+", default=list(SCRIPTS), choices=list(SCRIPTS))
+    parser.add_argument("--data", choices=("real", "simulated"), default="real",
+                        help="each model's shipped real data set, or data simulated from it (truth in the tables)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--num-samples", type=int, default=500)
     parser.add_argument("--num-warmup", type=int, default=500)
