@@ -42,10 +42,11 @@ def _check_method_options(options):
         check_choice("chain_method", options["chain_method"], ("sequential", "parallel", "vectorized"))
     if "guide" in options:
         check_choice("guide", options["guide"], tuple(vi.GUIDES))
-    for name, choices in (("init_method", em.INIT_METHODS), ("objective", em.OBJECTIVES), ("m_step", em.M_STEPS)):
+    for name, choices in (("init_method", em.INIT_METHODS), ("objective", em.OBJECTIVES), ("m_step", em.M_STEPS),
+                          ("engine", em.ENGINES)):
         if name in options:
             check_choice(name, options[name], choices)
-    for name in ("num_warmup", "num_samples", "num_chains", "max_tree_depth", "num_steps", "num_particles", "num_restarts"):
+    for name in ("num_warmup", "num_samples", "num_chains", "max_tree_depth", "num_steps", "num_particles", "num_restarts", "chunk_size"):
         if name in options:
             check_int(name, options[name], minimum=0 if name == "num_warmup" else 1)
     if "optimizer" in options:

@@ -23,6 +23,11 @@ decrease beyond round-off: a decrease gives a warning. ``converged`` means the c
 mean per data point fell below ``tol``, as in scikit-learn; reaching ``max_iter`` first gives a
 ``ConvergenceWarning``.
 
+When the ML M-step is closed-form and the model also offers ``em_iteration`` (the mixture: E- and
+M-step from sufficient statistics over chunks of ``chunk_size`` rows), the whole run is one
+compiled ``while_loop`` (``engine="auto"``), with the same trace and stopping rule;
+``engine="generic"`` keeps the model-traced E-step at every iteration.
+
 Starts: the model's ``init_values`` (k-means for the mixture, ``init_method="kmeans"``) or an
 M-step from random responsibilities (``init_method="random"``, as scikit-learn's
 ``init_params="random"``), each overridden by the user's ``init``; ``num_restarts`` starts,
@@ -70,7 +75,10 @@ OPTIONS = {
     "objective": "ml",
     "m_step": "auto",
     "progress_bar": False,
+    "engine": "auto",
+    "chunk_size": 4096,
 }
+ENGINES = ("auto", "generic")
 INIT_METHODS = ("kmeans", "random")
 OBJECTIVES = ("ml", "map")
 M_STEPS = ("auto", "closed", "numerical")
@@ -149,6 +157,36 @@ def _run_once(data, start, *, e_step, m_step, log_prior_fn, max_iter, tol, progr
     return params, np.asarray(trace), converged, resp
 
 
+def _run_compiled(data, start, *, iteration, max_iter, tol):
+    """EM in one compiled ``while_loop`` over a model's closed-form ``em_iteration`` (E- and
+    M-step from sufficient statistics): the same trace and stopping rule as :func:`_run_once`."""
+    X = jnp.asarray(data["X"])
+    num_data = X.shape[0]
+
+    def cond(carry):
+        i, _, _, done = carry
+        return ~done
+
+    def body(carry):
+        i, params, trace, _ = carry
+        log_likelihood, new = iteration(X, params)
+        trace = trace.at[i].set(log_likelihood)
+        converged = (i > 0) & (jnp.abs(log_likelihood - trace[jnp.maximum(i - 1, 0)]) / num_data < tol)
+        done = converged | (i == max_iter)
+        params = jax.tree.map(lambda old, new: jnp.where(done, old, new), params, new)  # where the trace ends
+        return i + 1, params, trace, done
+
+    @jax.jit
+    def loop(params):
+        trace = jnp.full(max_iter + 1, jnp.nan)
+        return jax.lax.while_loop(cond, body, (jnp.asarray(0), params, trace, jnp.asarray(False)))
+
+    num_evaluations, params, trace, _ = loop({k: jnp.asarray(v) for k, v in start.items()})
+    trace = np.asarray(trace[: int(num_evaluations)])
+    converged = len(trace) > 1 and abs(trace[-1] - trace[-2]) / num_data < tol
+    return {k: np.asarray(v) for k, v in params.items()}, trace, converged
+
+
 def _check_options(module, priors, *, objective, m_step, reg_covar, tol):
     name = module.__name__.rsplit(".", 1)[-1]
     available = objective == "ml" and hasattr(module, "m_step") and not fixed_names(priors)
@@ -179,7 +217,7 @@ def _random_start(module, rng_key, data, model_options, priors, m_step, support)
 
 
 def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, num_restarts, init, init_method,
-        objective, m_step, progress_bar):
+        objective, m_step, progress_bar, engine, chunk_size):
     """Fit by EM; ``params`` at the end, the objective trace as ``-losses``."""
     closed = _check_options(module, priors, objective=objective, m_step=m_step, reg_covar=reg_covar, tol=tol)
     model = partial(module.model, priors=priors, **model_options)
@@ -214,12 +252,19 @@ def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, 
         else:
             start = starting_values(module, key, data, model_options, init, priors)
         starts.append({k: np.asarray(v, dtype=np.float64) for k, v in start.items()})
-    runs = [
-        _run_once(data_jax, start, e_step=e_step, m_step=step, log_prior_fn=log_prior_fn, max_iter=max_iter, tol=tol,
-                  progress_bar=progress_bar)
-        for start in starts
-    ]
-    params, trace, converged, resp = max(runs, key=lambda r: r[1][-1])
+    compiled = closed and engine == "auto" and hasattr(module, "em_iteration") and "labelled" not in data
+    if compiled:
+        iteration = partial(module.em_iteration, reg_covar=reg, chunk_size=chunk_size, **model_options)
+        runs = [_run_compiled(data, start, iteration=iteration, max_iter=max_iter, tol=tol) for start in starts]
+    else:
+        runs = [
+            _run_once(data_jax, start, e_step=e_step, m_step=step, log_prior_fn=log_prior_fn, max_iter=max_iter,
+                      tol=tol, progress_bar=progress_bar)[:3]
+            for start in starts
+        ]
+    params, trace, converged = max(runs, key=lambda r: r[1][-1])
+    joint = np.asarray(e_step({k: jnp.asarray(v) for k, v in params.items()}, data_jax))
+    resp = np.exp(joint - logsumexp(joint, axis=1)[:, None])
     what = "log-posterior" if with_prior else "log-likelihood"
     # EM cannot lower its objective; round-off moves it by ~1e-12 relative at most
     drops = np.diff(trace) < -1e-9 * np.abs(trace[1:]).max(initial=1.0)
@@ -237,7 +282,7 @@ def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, 
         **fit_context(module, data, priors, seed, model_options),
         method_options=dict(max_iter=max_iter, tol=tol, reg_covar=reg_covar, num_restarts=num_restarts, init=init,
                             init_method=init_method, objective=objective, m_step="closed" if closed else "numerical",
-                            progress_bar=progress_bar),
+                            progress_bar=progress_bar, engine="compiled" if compiled else "generic", chunk_size=chunk_size),
         info={
             "objective": what,
             "responsibilities": resp,

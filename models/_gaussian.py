@@ -21,6 +21,7 @@ tied        (D,)                (D, D)                (D, D)
 ``corr_chol`` is absent when D = 1, where a correlation matrix is the number one.
 """
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import numpyro
@@ -235,12 +236,101 @@ def broad_start(X, num_groups, covariance_type):
 
 
 def scales_from_cov(cov, covariance_type):
-    """``sigma`` and ``corr_chol`` (when the type has one and D > 1) for given covariances."""
-    cov = np.asarray(cov, dtype=np.float64)
+    """``sigma`` and ``corr_chol`` (when the type has one and D > 1) for given covariances;
+    NumPy in, NumPy out, and JAX arrays (traced ones included) likewise."""
+    xp = jnp if isinstance(cov, jax.Array) else np
+    cov = xp.asarray(cov, dtype=xp.float64 if xp is np else None)
     D = cov.shape[-1]
-    var = np.diagonal(cov, axis1=-2, axis2=-1)
-    sd = np.sqrt(var)
-    out = {"sigma": np.sqrt(var.mean(-1)) if covariance_type == "spherical" else sd}
+    var = xp.diagonal(cov, axis1=-2, axis2=-1)
+    sd = xp.sqrt(var)
+    out = {"sigma": xp.sqrt(var.mean(-1)) if covariance_type == "spherical" else sd}
     if covariance_type in ("full", "tied") and D > 1:
-        out["corr_chol"] = np.linalg.cholesky(cov / (sd[..., :, None] * sd[..., None, :]))
+        out["corr_chol"] = xp.linalg.cholesky(cov / (sd[..., :, None] * sd[..., None, :]))
     return out
+
+
+def _chunks(X, chunk_size):
+    """``X`` (N, D) as (num_chunks, chunk_size, D) zero-padded, with row weights 1 (data) or 0."""
+    num_data, D = X.shape
+    num_chunks = -(-num_data // chunk_size)
+    pad = num_chunks * chunk_size - num_data
+    rows = jnp.concatenate([X, jnp.zeros((pad, D), X.dtype)]).reshape(num_chunks, chunk_size, D)
+    weights = jnp.concatenate([jnp.ones(num_data, X.dtype), jnp.zeros(pad, X.dtype)]).reshape(num_chunks, chunk_size)
+    return rows, weights
+
+
+def _log_densities(rows, mu, cov, covariance_type):
+    """``log N(x_b | mu_k, cov_k)``, shape (B, K): full and tied through the precision's
+    Cholesky factor P (``cov^-1 = P P^T``, so the Mahalanobis term is ``|(x - mu) P|^2``, one
+    batched matrix product), diag and spherical elementwise."""
+    K, D = mu.shape
+    if covariance_type in ("full", "tied"):
+        chol = jnp.broadcast_to(jnp.linalg.cholesky(cov), (K, D, D))
+        prec_chol = jnp.swapaxes(solve_triangular(chol, jnp.broadcast_to(jnp.eye(D), (K, D, D)), lower=True), -1, -2)
+        white = jnp.einsum("bd,kde->bke", rows, prec_chol) - jnp.einsum("kd,kde->ke", mu, prec_chol)
+        mahalanobis = (white**2).sum(-1)
+        half_log_det = -jnp.log(jnp.diagonal(prec_chol, axis1=-2, axis2=-1)).sum(-1)
+    else:
+        precision = 1.0 / jnp.diagonal(cov, axis1=-2, axis2=-1)  # (K, D)
+        mahalanobis = (rows**2) @ precision.T - 2.0 * rows @ (mu * precision).T + (mu**2 * precision).sum(-1)
+        half_log_det = -0.5 * jnp.log(precision).sum(-1)
+    return -0.5 * mahalanobis - half_log_det - 0.5 * D * jnp.log(2 * jnp.pi)
+
+
+def em_iteration(X, theta, covariance_type, reg_covar, chunk_size=4096):
+    """One EM iteration of the mixture from sufficient statistics, for large N; traceable.
+
+    The rows are centred on their mean (the Gaussian family is shift-equivariant, and centred
+    second moments lose fewer digits) and visited in chunks of ``chunk_size`` (a ``lax.scan``),
+    so the working set is (chunk_size, K, D) whatever N. Per chunk: ``gamma = softmax(log pi +
+    log N)``, ``N_k = sum gamma``, ``S_k = sum gamma x``, and ``sum gamma x x^T`` (full, as one
+    matrix product), its diagonal (diag, spherical) or nothing (tied: ``X^T X`` serves).
+
+    Parameters
+    ----------
+    X : (N, D) array
+    theta : dict
+        ``pi`` (K,), ``mu`` (K, D), ``cov`` (K, D, D), or (D, D) when tied.
+
+    Returns
+    -------
+    (log_likelihood, theta)
+        ``sum_n log sum_k pi_k N(x_n | mu_k, cov_k)`` at the given ``theta`` (eq. 1.15), and the
+        next ``theta`` (the M-step, Bishop, 2006, eq. 9.24-9.26, with ``reg_covar`` on the diagonal).
+    """
+    num_data, D = X.shape
+    shift = X.mean(0)
+    rows, weights = _chunks(X - shift, chunk_size)
+    pi, mu, cov = theta["pi"], theta["mu"] - shift, theta["cov"]
+    K = mu.shape[0]
+
+    def chunk(totals, batch):
+        x, w = batch
+        joint = jnp.log(pi) + _log_densities(x, mu, cov, covariance_type)
+        marginal = logsumexp(joint, axis=-1)
+        gamma = jnp.exp(joint - marginal[:, None]) * w[:, None]
+        if covariance_type == "full":
+            second = (gamma[:, :, None] * x[:, None, :]).reshape(-1, K * D).T @ x  # (K D, D)
+            second = second.reshape(K, D, D)
+        elif covariance_type == "tied":
+            second = x.T @ (x * w[:, None])
+        else:
+            second = gamma.T @ (x**2)
+        stats = (jnp.sum(marginal * w), gamma.sum(0), gamma.T @ x, second)
+        return jax.tree.map(jnp.add, totals, stats), None
+
+    zeros = (jnp.zeros(()), jnp.zeros(K), jnp.zeros((K, D)),
+             jnp.zeros((D, D) if covariance_type == "tied" else (K, D, D) if covariance_type == "full" else (K, D)))
+    (log_likelihood, counts, first, second), _ = jax.lax.scan(chunk, zeros, (rows, weights))
+    new_mu = first / counts[:, None]
+    eye = jnp.eye(D)
+    if covariance_type == "full":
+        new_cov = second / counts[:, None, None] - new_mu[:, :, None] * new_mu[:, None, :] + reg_covar * eye
+    elif covariance_type == "tied":
+        new_cov = (second - jnp.einsum("k,kd,ke->de", counts, new_mu, new_mu)) / num_data + reg_covar * eye
+    else:
+        var = second / counts[:, None] - new_mu**2
+        if covariance_type == "spherical":
+            var = jnp.broadcast_to(var.mean(-1, keepdims=True), var.shape)
+        new_cov = (var + reg_covar)[:, :, None] * eye
+    return log_likelihood, {"pi": counts / num_data, "mu": new_mu + shift, "cov": new_cov}

@@ -111,6 +111,22 @@ def m_step(X, resp, *, num_components=2, covariance_type="full", ordered=False, 
     return _sorted(theta, covariance_type) if ordered else theta
 
 
+def em_iteration(X, params, *, reg_covar=0.0, chunk_size=4096, num_components=2, covariance_type="full",
+                 ordered=False):
+    """One EM iteration from sufficient statistics in chunks of rows, traceable: the closed form
+    behind fast EM (:func:`models._gaussian.em_iteration`). Takes and returns the model's
+    parameters (``pi, mu, sigma[, corr_chol]``) with the log-likelihood at the given ones."""
+    D = X.shape[-1]
+    L = _gaussian.scale_tril(params["sigma"], params.get("corr_chol"), num_components, D, covariance_type)
+    cov = L @ jnp.swapaxes(L, -1, -2)
+    theta = {"pi": params["pi"], "mu": params["mu"], "cov": cov[0] if covariance_type == "tied" else cov}
+    log_likelihood, new = _gaussian.em_iteration(X, theta, covariance_type, reg_covar, chunk_size)
+    if ordered:
+        order = jnp.argsort(new["mu"][:, 0])
+        new = {k: v if k == "cov" and covariance_type == "tied" else v[order] for k, v in new.items()}
+    return log_likelihood, {"pi": new["pi"], "mu": new["mu"], **_gaussian.scales_from_cov(new["cov"], covariance_type)}
+
+
 def _sorted(theta, covariance_type):
     """The components in increasing order of ``mu[:, 0]``."""
     order = np.argsort(theta["mu"][:, 0])
