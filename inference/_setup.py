@@ -44,6 +44,8 @@ def starting_values(module, rng_key, data, model_options, init, priors):
     for the parameters that ``priors`` leave free."""
     spec = free_params(module, data, model_options, priors)
     given = check_init(init, spec, fixed_names(priors))
+    if set(spec) <= set(given):  # the user's start is complete: skip the model's (k-means for a mixture)
+        return given
     start = {**module.init_values(rng_key, data["X"], data.get("y"), **model_options), **given}
     return {name: np.asarray(value, dtype=np.float64) for name, value in start.items() if name in spec}
 

@@ -157,34 +157,38 @@ def _run_once(data, start, *, e_step, m_step, log_prior_fn, max_iter, tol, progr
     return params, np.asarray(trace), converged, resp
 
 
-def _run_compiled(data, start, *, iteration, max_iter, tol):
+def _run_compiled(data, start, *, iteration, options, reg_covar, max_iter, tol):
     """EM in one compiled ``while_loop`` over a model's closed-form ``em_iteration`` (E- and
     M-step from sufficient statistics): the same trace and stopping rule as :func:`_run_once`."""
     X = jnp.asarray(data["X"])
+    params = {k: jnp.asarray(v) for k, v in start.items()}
+    num_evaluations, params, trace = _em_loop(X, params, reg_covar, tol, iteration=iteration,
+                                              options=tuple(sorted(options.items())), max_iter=max_iter)
+    trace = np.asarray(trace[: int(num_evaluations)])
+    converged = len(trace) > 1 and abs(trace[-1] - trace[-2]) / len(X) < tol
+    return {k: np.asarray(v) for k, v in params.items()}, trace, converged
+
+
+@partial(jax.jit, static_argnames=("iteration", "options", "max_iter"))
+def _em_loop(X, params, reg_covar, tol, *, iteration, options, max_iter):
+    """Compiled once per model, options and shapes (module level, so repeated fits reuse it)."""
     num_data = X.shape[0]
 
     def cond(carry):
-        i, _, _, done = carry
-        return ~done
+        return ~carry[3]
 
     def body(carry):
         i, params, trace, _ = carry
-        log_likelihood, new = iteration(X, params)
+        log_likelihood, new = iteration(X, params, reg_covar=reg_covar, **dict(options))
         trace = trace.at[i].set(log_likelihood)
         converged = (i > 0) & (jnp.abs(log_likelihood - trace[jnp.maximum(i - 1, 0)]) / num_data < tol)
         done = converged | (i == max_iter)
         params = jax.tree.map(lambda old, new: jnp.where(done, old, new), params, new)  # where the trace ends
         return i + 1, params, trace, done
 
-    @jax.jit
-    def loop(params):
-        trace = jnp.full(max_iter + 1, jnp.nan)
-        return jax.lax.while_loop(cond, body, (jnp.asarray(0), params, trace, jnp.asarray(False)))
-
-    num_evaluations, params, trace, _ = loop({k: jnp.asarray(v) for k, v in start.items()})
-    trace = np.asarray(trace[: int(num_evaluations)])
-    converged = len(trace) > 1 and abs(trace[-1] - trace[-2]) / num_data < tol
-    return {k: np.asarray(v) for k, v in params.items()}, trace, converged
+    trace = jnp.full(max_iter + 1, jnp.nan)
+    num_evaluations, params, trace, _ = jax.lax.while_loop(cond, body, (jnp.asarray(0), params, trace, jnp.asarray(False)))
+    return num_evaluations, params, trace
 
 
 def _check_options(module, priors, *, objective, m_step, reg_covar, tol):
@@ -254,8 +258,9 @@ def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, 
         starts.append({k: np.asarray(v, dtype=np.float64) for k, v in start.items()})
     compiled = closed and engine == "auto" and hasattr(module, "em_iteration") and "labelled" not in data
     if compiled:
-        iteration = partial(module.em_iteration, reg_covar=reg, chunk_size=chunk_size, **model_options)
-        runs = [_run_compiled(data, start, iteration=iteration, max_iter=max_iter, tol=tol) for start in starts]
+        options = {"chunk_size": chunk_size, **model_options}
+        runs = [_run_compiled(data, start, iteration=module.em_iteration, options=options, reg_covar=reg,
+                              max_iter=max_iter, tol=tol) for start in starts]
     else:
         runs = [
             _run_once(data_jax, start, e_step=e_step, m_step=step, log_prior_fn=log_prior_fn, max_iter=max_iter,

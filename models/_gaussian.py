@@ -180,23 +180,35 @@ def m_step(X, resp, covariance_type, reg_covar=0.0):
 
 
 def kmeans(rng_key, X, num_groups, max_iter=100):
-    """Lloyd's k-means from k-means++ seeds (Arthur & Vassilvitskii, 2007); returns labels (N,)."""
+    """Lloyd's k-means from k-means++ seeds (Arthur & Vassilvitskii, 2007); returns labels (N,).
+
+    Squared distances come from one matrix product, ``|x|^2 - 2 x.c + |c|^2``, and the
+    centres from per-group sums, so the cost per pass is O(N K D) without an N x K x D array.
+    """
     X = np.asarray(X, dtype=np.float64)
+    sq_norms = np.einsum("nd,nd->n", X, X)
+
+    def sq_dist(centres):  # (N, K), clipped at 0 against cancellation
+        return np.maximum(sq_norms[:, None] - 2.0 * X @ centres.T + np.einsum("kd,kd->k", centres, centres), 0.0)
+
     keys = random.split(rng_key, num_groups)
     chosen = [int(random.randint(keys[0], (), 0, len(X)))]
+    dist2 = sq_dist(X[chosen])[:, 0]
     for key in keys[1:]:
-        dist2 = ((X[:, None, :] - X[chosen][None]) ** 2).sum(-1).min(axis=1)
         with np.errstate(divide="ignore"):  # chosen points get log 0 = -inf, never re-chosen
             logits = np.log(dist2) if dist2.sum() > 0 else np.zeros(len(X))
         chosen.append(int(random.categorical(key, logits)))
+        dist2 = np.minimum(dist2, sq_dist(X[chosen[-1:]])[:, 0])
     centres = X[chosen]
     labels = np.full(len(X), -1)
     for _ in range(max_iter):
-        new = ((X[:, None, :] - centres[None]) ** 2).sum(-1).argmin(axis=1)
+        new = sq_dist(centres).argmin(axis=1)
         if np.array_equal(new, labels):
             break
         labels = new
-        centres = np.array([X[labels == k].mean(0) if np.any(labels == k) else centres[k] for k in range(num_groups)])
+        counts = np.bincount(labels, minlength=num_groups)
+        sums = np.stack([np.bincount(labels, weights=column, minlength=num_groups) for column in X.T], axis=1)
+        centres = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], centres)
     return labels
 
 
