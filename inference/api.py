@@ -53,6 +53,8 @@ def _check_method_options(options):
         check_choice("optimizer", options["optimizer"], OPTIMIZERS)
     if "max_iter" in options:
         check_int("max_iter", options["max_iter"], minimum=1)
+    if options.get("devices") is not None:
+        check_int("devices", options["devices"], minimum=1)
     if options.get("batch_size") is not None:
         check_int("batch_size", options["batch_size"], minimum=1)
     for name in ("gtol", "ftol", "learning_rate"):

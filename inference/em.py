@@ -23,10 +23,13 @@ decrease beyond round-off: a decrease gives a warning. ``converged`` means the c
 mean per data point fell below ``tol``, as in scikit-learn; reaching ``max_iter`` first gives a
 ``ConvergenceWarning``.
 
-When the ML M-step is closed-form and the model also offers ``em_iteration`` (the mixture: E- and
-M-step from sufficient statistics over chunks of ``chunk_size`` rows), the whole run is one
-compiled ``while_loop`` (``engine="auto"``), with the same trace and stopping rule;
-``engine="generic"`` keeps the model-traced E-step at every iteration.
+When the ML M-step is closed-form and the model also offers ``em_statistics`` and ``em_update``
+(the mixture: additive sufficient statistics of a block of rows, and the M-step from their sum),
+the whole run is one compiled ``while_loop`` (``engine="auto"``) over chunks of ``chunk_size``
+rows, with the same trace and stopping rule; ``engine="generic"`` keeps the model-traced E-step
+at every iteration. With several JAX devices (``devices``: all by default) the chunks are sharded
+across a one-axis mesh and each device sums its own; XLA adds the devices' sums. The result equals
+the one-device run up to the order of the additions (about 1e-15 relative).
 
 Starts: the model's ``init_values`` (k-means for the mixture, ``init_method="kmeans"``) or an
 M-step from random responsibilities (``init_method="random"``, as scikit-learn's
@@ -40,8 +43,9 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import random
+from jax import random, shard_map
 from jax.scipy.special import logsumexp
+from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 from numpyro import handlers
 from numpyro.infer.util import log_density
 from tqdm import tqdm
@@ -77,6 +81,7 @@ OPTIONS = {
     "progress_bar": False,
     "engine": "auto",
     "chunk_size": 4096,
+    "devices": None,
 }
 ENGINES = ("auto", "generic")
 INIT_METHODS = ("kmeans", "random")
@@ -157,29 +162,81 @@ def _run_once(data, start, *, e_step, m_step, log_prior_fn, max_iter, tol, progr
     return params, np.asarray(trace), converged, resp
 
 
-def _run_compiled(data, start, *, iteration, options, reg_covar, max_iter, tol):
-    """EM in one compiled ``while_loop`` over a model's closed-form ``em_iteration`` (E- and
-    M-step from sufficient statistics): the same trace and stopping rule as :func:`_run_once`."""
-    X = jnp.asarray(data["X"])
+def chunk_rows(X, chunk_size, num_shards=1):
+    """``X`` (N, D) as (num_chunks, chunk_size, D), zero-padded so that the chunks split evenly
+    over ``num_shards`` devices, with row weights 1 (data) or 0 (padding); NumPy, done once."""
+    X = np.asarray(X, dtype=np.float64)
+    num_data, D = X.shape
+    per_shard = -(-num_data // (chunk_size * num_shards))
+    num_chunks = per_shard * num_shards
+    rows = np.zeros((num_chunks * chunk_size, D))
+    rows[:num_data] = X
+    weights = np.zeros(num_chunks * chunk_size)
+    weights[:num_data] = 1.0
+    return rows.reshape(num_chunks, chunk_size, D), weights.reshape(num_chunks, chunk_size)
+
+
+def row_mesh(devices):
+    """A one-axis mesh ``("rows",)`` over the first ``devices`` devices (all when None), or None
+    for one device. Automatic axis types: the explicit default fails inside the Gaussian
+    log-density and the M-step's matrix products."""
+    available = jax.devices()
+    count = len(available) if devices is None else devices
+    if count > len(available):
+        raise ValueError(f"devices must be at most the {len(available)} available JAX device(s); got devices = {devices}")
+    if count == 1:
+        return None
+    return Mesh(np.asarray(available[:count]), ("rows",), axis_types=(AxisType.Auto,))
+
+
+def _run_compiled(data, start, *, module, options, reg_covar, max_iter, tol, chunk_size, mesh):
+    """EM in one compiled ``while_loop`` over a model's ``em_statistics`` (summed over chunks of
+    rows, and over devices when ``mesh`` shards the chunks) and ``em_update``: the same trace and
+    stopping rule as :func:`_run_once`."""
+    rows, weights = chunk_rows(data["X"], chunk_size, 1 if mesh is None else mesh.size)
+    if mesh is not None:
+        rows = jax.device_put(rows, NamedSharding(mesh, PartitionSpec("rows")))
+        weights = jax.device_put(weights, NamedSharding(mesh, PartitionSpec("rows")))
     params = {k: jnp.asarray(v) for k, v in start.items()}
-    num_evaluations, params, trace = _em_loop(X, params, reg_covar, tol, iteration=iteration,
-                                              options=tuple(sorted(options.items())), max_iter=max_iter)
+    num_evaluations, params, trace = _em_loop(
+        rows, weights, params, reg_covar, tol, statistics=module.em_statistics, update=module.em_update,
+        options=tuple(sorted(options.items())), max_iter=max_iter, mesh=mesh)
     trace = np.asarray(trace[: int(num_evaluations)])
-    converged = len(trace) > 1 and abs(trace[-1] - trace[-2]) / len(X) < tol
+    num_data = len(data["X"])
+    converged = len(trace) > 1 and abs(trace[-1] - trace[-2]) / num_data < tol
     return {k: np.asarray(v) for k, v in params.items()}, trace, converged
 
 
-@partial(jax.jit, static_argnames=("iteration", "options", "max_iter"))
-def _em_loop(X, params, reg_covar, tol, *, iteration, options, max_iter):
-    """Compiled once per model, options and shapes (module level, so repeated fits reuse it)."""
-    num_data = X.shape[0]
+def summed_statistics(statistics, rows, weights, params, options):
+    """``statistics`` of every chunk of ``rows`` (a loop that indexes the chunks in place), summed."""
+    def one(i):
+        return statistics(rows[i], weights[i], params, **options)
+
+    def add(i, total):
+        return jax.tree.map(jnp.add, total, one(i))
+
+    return jax.lax.fori_loop(1, rows.shape[0], add, one(0))
+
+
+@partial(jax.jit, static_argnames=("statistics", "update", "options", "max_iter", "mesh"))
+def _em_loop(rows, weights, params, reg_covar, tol, *, statistics, update, options, max_iter, mesh):
+    """Compiled once per model, options, shapes and mesh (module level, so repeated fits reuse it)."""
+    options = dict(options)
+    num_data = weights.sum()
+    total = partial(summed_statistics, statistics, options=options)
+    if mesh is not None:  # each device sums its own chunks; XLA adds the devices' sums
+        total = shard_map(lambda r, w, p: jax.lax.psum(summed_statistics(statistics, r, w, p, options), "rows"),
+                          mesh=mesh, in_specs=(PartitionSpec("rows"), PartitionSpec("rows"), PartitionSpec()),
+                          out_specs=PartitionSpec())
 
     def cond(carry):
         return ~carry[3]
 
     def body(carry):
         i, params, trace, _ = carry
-        log_likelihood, new = iteration(X, params, reg_covar=reg_covar, **dict(options))
+        stats = total(rows, weights, params)
+        log_likelihood = stats["log_likelihood"]
+        new = update(stats, params, reg_covar=reg_covar, **options)
         trace = trace.at[i].set(log_likelihood)
         converged = (i > 0) & (jnp.abs(log_likelihood - trace[jnp.maximum(i - 1, 0)]) / num_data < tol)
         done = converged | (i == max_iter)
@@ -221,9 +278,15 @@ def _random_start(module, rng_key, data, model_options, priors, m_step, support)
 
 
 def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, num_restarts, init, init_method,
-        objective, m_step, progress_bar, engine, chunk_size):
+        objective, m_step, progress_bar, engine, chunk_size, devices):
     """Fit by EM; ``params`` at the end, the objective trace as ``-losses``."""
     closed = _check_options(module, priors, objective=objective, m_step=m_step, reg_covar=reg_covar, tol=tol)
+    compiled = closed and engine == "auto" and hasattr(module, "em_statistics") and "labelled" not in data
+    if devices is not None and not compiled:
+        raise ValueError(f"devices applies to the compiled engine only (engine='auto', the closed-form ML M-step of a "
+                         f"model with em_statistics, no missing labels); got devices = {devices} with engine={engine!r}, "
+                         f"m_step={'closed' if closed else 'numerical'!r}, for {module.__name__.rsplit('.', 1)[-1]}")
+    mesh = row_mesh(devices) if compiled else None
     model = partial(module.model, priors=priors, **model_options)
     given = check_init(init, free_params(module, data, model_options, priors), fixed_names(priors))
     keys = random.split(random.PRNGKey(seed), num_restarts)
@@ -256,11 +319,9 @@ def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, 
         else:
             start = starting_values(module, key, data, model_options, init, priors)
         starts.append({k: np.asarray(v, dtype=np.float64) for k, v in start.items()})
-    compiled = closed and engine == "auto" and hasattr(module, "em_iteration") and "labelled" not in data
     if compiled:
-        options = {"chunk_size": chunk_size, **model_options}
-        runs = [_run_compiled(data, start, iteration=module.em_iteration, options=options, reg_covar=reg,
-                              max_iter=max_iter, tol=tol) for start in starts]
+        runs = [_run_compiled(data, start, module=module, options=model_options, reg_covar=reg, max_iter=max_iter,
+                              tol=tol, chunk_size=chunk_size, mesh=mesh) for start in starts]
     else:
         runs = [
             _run_once(data_jax, start, e_step=e_step, m_step=step, log_prior_fn=log_prior_fn, max_iter=max_iter,
@@ -287,7 +348,8 @@ def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, 
         **fit_context(module, data, priors, seed, model_options),
         method_options=dict(max_iter=max_iter, tol=tol, reg_covar=reg_covar, num_restarts=num_restarts, init=init,
                             init_method=init_method, objective=objective, m_step="closed" if closed else "numerical",
-                            progress_bar=progress_bar, engine="compiled" if compiled else "generic", chunk_size=chunk_size),
+                            progress_bar=progress_bar, engine="compiled" if compiled else "generic", chunk_size=chunk_size,
+                            devices=devices),
         info={
             "objective": what,
             "responsibilities": resp,

@@ -261,26 +261,17 @@ def scales_from_cov(cov, covariance_type):
     return out
 
 
-def _chunks(X, chunk_size):
-    """``X`` (N, D) as (num_chunks, chunk_size, D) zero-padded, with row weights 1 (data) or 0."""
-    num_data, D = X.shape
-    num_chunks = -(-num_data // chunk_size)
-    pad = num_chunks * chunk_size - num_data
-    rows = jnp.concatenate([X, jnp.zeros((pad, D), X.dtype)]).reshape(num_chunks, chunk_size, D)
-    weights = jnp.concatenate([jnp.ones(num_data, X.dtype), jnp.zeros(pad, X.dtype)]).reshape(num_chunks, chunk_size)
-    return rows, weights
-
-
 def _log_densities(rows, mu, cov, covariance_type):
-    """``log N(x_b | mu_k, cov_k)``, shape (B, K): full and tied through the precision's
-    Cholesky factor P (``cov^-1 = P P^T``, so the Mahalanobis term is ``|(x - mu) P|^2``, one
-    batched matrix product), diag and spherical elementwise."""
+    """``log N(x_b | mu_k, cov_k)``, shape (B, K). Full and tied through the precision's Cholesky
+    factor P (``cov^-1 = P P^T``): the whitened rows ``(x - mu_k) P_k`` of all K components come
+    from one (B, D) x (D, K D) matrix product. Diag and spherical elementwise."""
     K, D = mu.shape
     if covariance_type in ("full", "tied"):
         chol = jnp.broadcast_to(jnp.linalg.cholesky(cov), (K, D, D))
         prec_chol = jnp.swapaxes(solve_triangular(chol, jnp.broadcast_to(jnp.eye(D), (K, D, D)), lower=True), -1, -2)
-        white = jnp.einsum("bd,kde->bke", rows, prec_chol) - jnp.einsum("kd,kde->ke", mu, prec_chol)
-        mahalanobis = (white**2).sum(-1)
+        weights = jnp.swapaxes(prec_chol, 0, 1).reshape(D, K * D)
+        offset = jnp.einsum("kd,kde->ke", mu, prec_chol).reshape(K * D)
+        mahalanobis = ((rows @ weights - offset) ** 2).reshape(-1, K, D).sum(-1)
         half_log_det = -jnp.log(jnp.diagonal(prec_chol, axis1=-2, axis2=-1)).sum(-1)
     else:
         precision = 1.0 / jnp.diagonal(cov, axis1=-2, axis2=-1)  # (K, D)
@@ -289,60 +280,70 @@ def _log_densities(rows, mu, cov, covariance_type):
     return -0.5 * mahalanobis - half_log_det - 0.5 * D * jnp.log(2 * jnp.pi)
 
 
-def em_iteration(X, theta, covariance_type, reg_covar, chunk_size=4096):
-    """One EM iteration of the mixture from sufficient statistics, for large N; traceable.
+def _upper(D):
+    """Row and column indices of the upper triangle of a D x D matrix, diagonal included."""
+    return np.triu_indices(D)
 
-    The rows are centred on their mean (the Gaussian family is shift-equivariant, and centred
-    second moments lose fewer digits) and visited in chunks of ``chunk_size`` (a ``lax.scan``),
-    so the working set is (chunk_size, K, D) whatever N. Per chunk: ``gamma = softmax(log pi +
-    log N)``, ``N_k = sum gamma``, ``S_k = sum gamma x``, and ``sum gamma x x^T`` (full, as one
-    matrix product), its diagonal (diag, spherical) or nothing (tied: ``X^T X`` serves).
 
-    Parameters
-    ----------
-    X : (N, D) array
-    theta : dict
-        ``pi`` (K,), ``mu`` (K, D), ``cov`` (K, D, D), or (D, D) when tied.
+def em_statistics(rows, weights, theta, covariance_type):
+    """The additive sufficient statistics of EM for a block of rows, at ``theta``; traceable.
 
-    Returns
-    -------
-    (log_likelihood, theta)
-        ``sum_n log sum_k pi_k N(x_n | mu_k, cov_k)`` at the given ``theta`` (eq. 1.15), and the
-        next ``theta`` (the M-step, Bishop, 2006, eq. 9.24-9.26, with ``reg_covar`` on the diagonal).
+    Rows are taken about the centre ``c = sum_k pi_k mu_k`` (the Gaussian family is
+    shift-equivariant, and centred second moments lose fewer digits). With ``gamma = softmax(log pi
+    + log N)`` (eq. 1.18) times the row weight (0 for padding), the statistics are the log-likelihood
+    ``sum_n w_n log sum_k pi_k N(x_n | mu_k, cov_k)`` (eq. 1.15), the number of rows ``sum w``,
+    ``N_k = sum gamma``, and ``gamma^T [x, x x^T]`` as one matrix product: the upper triangle of
+    ``x x^T`` (full), its diagonal (diag, spherical), or nothing (tied: ``sum w x x^T``).
+
+    Sums of these over blocks (chunks, devices, files) are the statistics of all the data, which
+    :func:`em_update` turns into the M-step.
     """
-    num_data, D = X.shape
-    shift = X.mean(0)
-    rows, weights = _chunks(X - shift, chunk_size)
-    pi, mu, cov = theta["pi"], theta["mu"] - shift, theta["cov"]
-    K = mu.shape[0]
+    pi, cov = theta["pi"], theta["cov"]
+    centre = pi @ theta["mu"]
+    x, mu = rows - centre, theta["mu"] - centre
+    joint = jnp.log(pi) + _log_densities(x, mu, cov, covariance_type)
+    top = jax.lax.stop_gradient(joint.max(-1, keepdims=True))
+    scaled = jnp.exp(joint - top)
+    total = scaled.sum(-1)
+    gamma = scaled * (weights / total)[:, None]
+    D = x.shape[-1]
+    if covariance_type == "full":
+        i, j = _upper(D)
+        features = jnp.concatenate([x, x[:, i] * x[:, j]], axis=1)
+    elif covariance_type == "tied":
+        features = x
+    else:
+        features = jnp.concatenate([x, x**2], axis=1)
+    stats = {
+        "log_likelihood": jnp.sum(weights * (top[:, 0] + jnp.log(total))),
+        "num_rows": weights.sum(),
+        "counts": gamma.sum(0),
+        "moments": gamma.T @ features,
+    }
+    if covariance_type == "tied":
+        stats["scatter"] = x.T @ (x * weights[:, None])
+    return stats
 
-    def chunk(totals, batch):
-        x, w = batch
-        joint = jnp.log(pi) + _log_densities(x, mu, cov, covariance_type)
-        marginal = logsumexp(joint, axis=-1)
-        gamma = jnp.exp(joint - marginal[:, None]) * w[:, None]
-        if covariance_type == "full":
-            second = (gamma[:, :, None] * x[:, None, :]).reshape(-1, K * D).T @ x  # (K D, D)
-            second = second.reshape(K, D, D)
-        elif covariance_type == "tied":
-            second = x.T @ (x * w[:, None])
-        else:
-            second = gamma.T @ (x**2)
-        stats = (jnp.sum(marginal * w), gamma.sum(0), gamma.T @ x, second)
-        return jax.tree.map(jnp.add, totals, stats), None
 
-    zeros = (jnp.zeros(()), jnp.zeros(K), jnp.zeros((K, D)),
-             jnp.zeros((D, D) if covariance_type == "tied" else (K, D, D) if covariance_type == "full" else (K, D)))
-    (log_likelihood, counts, first, second), _ = jax.lax.scan(chunk, zeros, (rows, weights))
-    new_mu = first / counts[:, None]
+def em_update(stats, theta, covariance_type, reg_covar):
+    """The M-step (Bishop, 2006, eq. 9.24-9.26, ``reg_covar`` on the diagonal) from the summed
+    :func:`em_statistics` taken at ``theta``; returns the next ``pi, mu, cov``; traceable."""
+    centre = theta["pi"] @ theta["mu"]
+    counts, moments = stats["counts"], stats["moments"]
+    K = counts.shape[0]
+    D = theta["mu"].shape[-1]
+    mean = moments[:, :D] / counts[:, None]
     eye = jnp.eye(D)
     if covariance_type == "full":
-        new_cov = second / counts[:, None, None] - new_mu[:, :, None] * new_mu[:, None, :] + reg_covar * eye
+        i, j = _upper(D)
+        upper = jnp.zeros((K, D, D)).at[:, i, j].set(moments[:, D:] / counts[:, None])
+        second = upper + jnp.swapaxes(upper, -1, -2) - upper * eye
+        cov = second - mean[:, :, None] * mean[:, None, :] + reg_covar * eye
     elif covariance_type == "tied":
-        new_cov = (second - jnp.einsum("k,kd,ke->de", counts, new_mu, new_mu)) / num_data + reg_covar * eye
+        cov = (stats["scatter"] - jnp.einsum("k,kd,ke->de", counts, mean, mean)) / stats["num_rows"] + reg_covar * eye
     else:
-        var = second / counts[:, None] - new_mu**2
+        var = moments[:, D:] / counts[:, None] - mean**2
         if covariance_type == "spherical":
             var = jnp.broadcast_to(var.mean(-1, keepdims=True), var.shape)
-        new_cov = (var + reg_covar)[:, :, None] * eye
-    return log_likelihood, {"pi": counts / num_data, "mu": new_mu + shift, "cov": new_cov}
+        cov = (var + reg_covar)[:, :, None] * eye
+    return {"pi": counts / stats["num_rows"], "mu": mean + centre, "cov": cov}

@@ -111,20 +111,30 @@ def m_step(X, resp, *, num_components=2, covariance_type="full", ordered=False, 
     return _sorted(theta, covariance_type) if ordered else theta
 
 
-def em_iteration(X, params, *, reg_covar=0.0, chunk_size=4096, num_components=2, covariance_type="full",
-                 ordered=False):
-    """One EM iteration from sufficient statistics in chunks of rows, traceable: the closed form
-    behind fast EM (:func:`models._gaussian.em_iteration`). Takes and returns the model's
-    parameters (``pi, mu, sigma[, corr_chol]``) with the log-likelihood at the given ones."""
-    D = X.shape[-1]
+def _theta(params, num_components, covariance_type):
+    """``pi, mu, cov`` from the model's parameters; traceable."""
+    D = params["mu"].shape[-1]
     L = _gaussian.scale_tril(params["sigma"], params.get("corr_chol"), num_components, D, covariance_type)
     cov = L @ jnp.swapaxes(L, -1, -2)
-    theta = {"pi": params["pi"], "mu": params["mu"], "cov": cov[0] if covariance_type == "tied" else cov}
-    log_likelihood, new = _gaussian.em_iteration(X, theta, covariance_type, reg_covar, chunk_size)
+    return {"pi": params["pi"], "mu": params["mu"], "cov": cov[0] if covariance_type == "tied" else cov}
+
+
+def em_statistics(rows, weights, params, *, num_components=2, covariance_type="full", ordered=False):
+    """EM's additive sufficient statistics of a block of rows (``weights`` 0 marks padding) at the
+    model's parameters: the E-step for fast, sharded and streamed EM
+    (:func:`models._gaussian.em_statistics`); traceable."""
+    return _gaussian.em_statistics(rows, weights, _theta(params, num_components, covariance_type), covariance_type)
+
+
+def em_update(stats, params, *, reg_covar=0.0, num_components=2, covariance_type="full", ordered=False):
+    """The M-step from the statistics summed over all rows, taken at ``params``; returns the
+    model's next parameters (``pi, mu, sigma[, corr_chol]``), sorted by ``mu[:, 0]`` when
+    ``ordered``; traceable."""
+    new = _gaussian.em_update(stats, _theta(params, num_components, covariance_type), covariance_type, reg_covar)
     if ordered:
         order = jnp.argsort(new["mu"][:, 0])
         new = {k: v if k == "cov" and covariance_type == "tied" else v[order] for k, v in new.items()}
-    return log_likelihood, {"pi": new["pi"], "mu": new["mu"], **_gaussian.scales_from_cov(new["cov"], covariance_type)}
+    return {"pi": new["pi"], "mu": new["mu"], **_gaussian.scales_from_cov(new["cov"], covariance_type)}
 
 
 def _sorted(theta, covariance_type):
