@@ -38,6 +38,7 @@ the best end kept.
 """
 
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 import jax
@@ -50,6 +51,7 @@ from numpyro import handlers
 from numpyro.infer.util import log_density
 from tqdm import tqdm
 
+from models._checks import STREAM_BLOCK_ROWS, read_rows
 from models._priors import fixed_names
 
 from . import optim
@@ -88,6 +90,7 @@ INIT_METHODS = ("kmeans", "random")
 OBJECTIVES = ("ml", "map")
 M_STEPS = ("auto", "closed", "numerical")
 REG_COVAR = 1e-6  # scikit-learn's default
+STREAM_SAMPLE_ROWS = 100_000  # rows of data on disk that k-means sees for the start
 
 
 def _enumerated_site(model, params, data, module_name):
@@ -162,18 +165,29 @@ def _run_once(data, start, *, e_step, m_step, log_prior_fn, max_iter, tol, progr
     return params, np.asarray(trace), converged, resp
 
 
-def chunk_rows(X, chunk_size, num_shards=1):
-    """``X`` (N, D) as (num_chunks, chunk_size, D), zero-padded so that the chunks split evenly
-    over ``num_shards`` devices, with row weights 1 (data) or 0 (padding); NumPy, done once."""
+def chunk_rows(X, chunk_size, num_shards=1, num_chunks=None):
+    """``X`` (N, D) as (num_chunks, chunk_size, D), zero-padded to ``num_chunks`` chunks (by
+    default the fewest that split evenly over ``num_shards`` devices), with row weights 1 (data)
+    or 0 (padding); NumPy, done once."""
     X = np.asarray(X, dtype=np.float64)
     num_data, D = X.shape
-    per_shard = -(-num_data // (chunk_size * num_shards))
-    num_chunks = per_shard * num_shards
+    if num_chunks is None:
+        num_chunks = -(-num_data // (chunk_size * num_shards)) * num_shards
     rows = np.zeros((num_chunks * chunk_size, D))
     rows[:num_data] = X
     weights = np.zeros(num_chunks * chunk_size)
     weights[:num_data] = 1.0
     return rows.reshape(num_chunks, chunk_size, D), weights.reshape(num_chunks, chunk_size)
+
+
+def _spread_sample(X, num_rows=STREAM_SAMPLE_ROWS, num_runs=100):
+    """About ``num_rows`` rows of ``X`` on disk, in ``num_runs`` runs spread evenly over it."""
+    num_data = len(X)
+    if num_data <= num_rows:
+        return read_rows(X, 0, num_data)
+    run = num_rows // num_runs
+    starts = np.linspace(0, num_data - run, num_runs).astype(int)
+    return np.concatenate([read_rows(X, begin, begin + run) for begin in starts])
 
 
 def row_mesh(devices):
@@ -189,14 +203,18 @@ def row_mesh(devices):
     return Mesh(np.asarray(available[:count]), ("rows",), axis_types=(AxisType.Auto,))
 
 
+def _placed(mesh, *arrays):
+    """The arrays sharded along their first axis over ``mesh`` (unchanged without one)."""
+    if mesh is None:
+        return arrays
+    return tuple(jax.device_put(a, NamedSharding(mesh, PartitionSpec("rows"))) for a in arrays)
+
+
 def _run_compiled(data, start, *, module, options, reg_covar, max_iter, tol, chunk_size, mesh):
     """EM in one compiled ``while_loop`` over a model's ``em_statistics`` (summed over chunks of
     rows, and over devices when ``mesh`` shards the chunks) and ``em_update``: the same trace and
     stopping rule as :func:`_run_once`."""
-    rows, weights = chunk_rows(data["X"], chunk_size, 1 if mesh is None else mesh.size)
-    if mesh is not None:
-        rows = jax.device_put(rows, NamedSharding(mesh, PartitionSpec("rows")))
-        weights = jax.device_put(weights, NamedSharding(mesh, PartitionSpec("rows")))
+    rows, weights = _placed(mesh, *chunk_rows(data["X"], chunk_size, 1 if mesh is None else mesh.size))
     params = {k: jnp.asarray(v) for k, v in start.items()}
     num_evaluations, params, trace = _em_loop(
         rows, weights, params, reg_covar, tol, statistics=module.em_statistics, update=module.em_update,
@@ -205,6 +223,44 @@ def _run_compiled(data, start, *, module, options, reg_covar, max_iter, tol, chu
     num_data = len(data["X"])
     converged = len(trace) > 1 and abs(trace[-1] - trace[-2]) / num_data < tol
     return {k: np.asarray(v) for k, v in params.items()}, trace, converged
+
+
+def _blocks(X, block_rows, chunk_size):
+    """The rows of ``X`` on disk in blocks of ``block_rows``, chunked (the last one padded to the
+    same shape, so one compilation serves all), the next block read while this one is used."""
+    num_data = len(X)
+    with ThreadPoolExecutor(1) as reader:
+        pending = reader.submit(read_rows, X, 0, min(block_rows, num_data))
+        for begin in range(0, num_data, block_rows):
+            block = pending.result()
+            if begin + block_rows < num_data:
+                pending = reader.submit(read_rows, X, begin + block_rows, min(begin + 2 * block_rows, num_data))
+            yield chunk_rows(block, chunk_size, num_chunks=block_rows // chunk_size)
+
+
+def _run_streamed(X, start, *, module, options, reg_covar, max_iter, tol, chunk_size, mesh, progress_bar):
+    """Exact EM over a memory-mapped ``X`` read from disk block by block: each iteration sums the
+    blocks' statistics (each block's over its chunks, compiled), then takes the M-step, so memory
+    holds one block (two, with the one being read) whatever N. Same trace and stopping rule as
+    :func:`_run_once`."""
+    shards = 1 if mesh is None else mesh.size
+    block_rows = chunk_size * shards * max(1, STREAM_BLOCK_ROWS // (chunk_size * shards))
+    static = dict(statistics=module.em_statistics, options=tuple(sorted(options.items())), mesh=mesh)
+    params = {k: jnp.asarray(v) for k, v in start.items()}
+    trace, converged = [], False
+    for _ in tqdm(range(max_iter + 1), desc="em (streamed)", disable=not progress_bar):
+        total = None
+        for rows, weights in _blocks(X, block_rows, chunk_size):
+            stats = _total_statistics(*_placed(mesh, rows, weights), params, **static)
+            total = stats if total is None else jax.tree.map(jnp.add, total, stats)
+        trace.append(float(total["log_likelihood"]))
+        if len(trace) > 1 and abs(trace[-1] - trace[-2]) / len(X) < tol:
+            converged = True
+            break
+        if len(trace) == max_iter + 1:
+            break
+        params = _update(total, params, reg_covar, update=module.em_update, options=static["options"])
+    return {k: np.asarray(v) for k, v in params.items()}, np.asarray(trace), converged
 
 
 def summed_statistics(statistics, rows, weights, params, options):
@@ -218,16 +274,27 @@ def summed_statistics(statistics, rows, weights, params, options):
     return jax.lax.fori_loop(1, rows.shape[0], add, one(0))
 
 
+@partial(jax.jit, static_argnames=("statistics", "options", "mesh"))
+def _total_statistics(rows, weights, params, *, statistics, options, mesh):
+    """The statistics of all chunks; with a mesh each device sums its own and XLA adds the sums."""
+    options = dict(options)
+    if mesh is None:
+        return summed_statistics(statistics, rows, weights, params, options)
+    return shard_map(lambda r, w, p: jax.lax.psum(summed_statistics(statistics, r, w, p, options), "rows"),
+                     mesh=mesh, in_specs=(PartitionSpec("rows"), PartitionSpec("rows"), PartitionSpec()),
+                     out_specs=PartitionSpec())(rows, weights, params)
+
+
+@partial(jax.jit, static_argnames=("update", "options"))
+def _update(stats, params, reg_covar, *, update, options):
+    return update(stats, params, reg_covar=reg_covar, **dict(options))
+
+
 @partial(jax.jit, static_argnames=("statistics", "update", "options", "max_iter", "mesh"))
 def _em_loop(rows, weights, params, reg_covar, tol, *, statistics, update, options, max_iter, mesh):
     """Compiled once per model, options, shapes and mesh (module level, so repeated fits reuse it)."""
-    options = dict(options)
     num_data = weights.sum()
-    total = partial(summed_statistics, statistics, options=options)
-    if mesh is not None:  # each device sums its own chunks; XLA adds the devices' sums
-        total = shard_map(lambda r, w, p: jax.lax.psum(summed_statistics(statistics, r, w, p, options), "rows"),
-                          mesh=mesh, in_specs=(PartitionSpec("rows"), PartitionSpec("rows"), PartitionSpec()),
-                          out_specs=PartitionSpec())
+    total = partial(_total_statistics, statistics=statistics, options=options, mesh=mesh)
 
     def cond(carry):
         return ~carry[3]
@@ -236,7 +303,7 @@ def _em_loop(rows, weights, params, reg_covar, tol, *, statistics, update, optio
         i, params, trace, _ = carry
         stats = total(rows, weights, params)
         log_likelihood = stats["log_likelihood"]
-        new = update(stats, params, reg_covar=reg_covar, **options)
+        new = update(stats, params, reg_covar=reg_covar, **dict(options))
         trace = trace.at[i].set(log_likelihood)
         converged = (i > 0) & (jnp.abs(log_likelihood - trace[jnp.maximum(i - 1, 0)]) / num_data < tol)
         done = converged | (i == max_iter)
@@ -286,7 +353,15 @@ def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, 
         raise ValueError(f"devices applies to the compiled engine only (engine='auto', the closed-form ML M-step of a "
                          f"model with em_statistics, no missing labels); got devices = {devices} with engine={engine!r}, "
                          f"m_step={'closed' if closed else 'numerical'!r}, for {module.__name__.rsplit('.', 1)[-1]}")
+    streamed = isinstance(data["X"], np.memmap)
+    if streamed and not compiled:
+        raise ValueError(f"X on disk (np.memmap) is streamed by the compiled engine only (engine='auto', the closed-form "
+                         f"ML M-step of a model with em_statistics); got engine={engine!r}, "
+                         f"m_step={'closed' if closed else 'numerical'!r}, for {module.__name__.rsplit('.', 1)[-1]}")
     mesh = row_mesh(devices) if compiled else None
+    full_data = data
+    if streamed:  # starts and the model's trace from a sample of rows spread over the file
+        data = {"X": _spread_sample(data["X"])}
     model = partial(module.model, priors=priors, **model_options)
     given = check_init(init, free_params(module, data, model_options, priors), fixed_names(priors))
     keys = random.split(random.PRNGKey(seed), num_restarts)
@@ -319,7 +394,11 @@ def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, 
         else:
             start = starting_values(module, key, data, model_options, init, priors)
         starts.append({k: np.asarray(v, dtype=np.float64) for k, v in start.items()})
-    if compiled:
+    if streamed:
+        runs = [_run_streamed(full_data["X"], start, module=module, options=model_options, reg_covar=reg,
+                              max_iter=max_iter, tol=tol, chunk_size=chunk_size, mesh=mesh, progress_bar=progress_bar)
+                for start in starts]
+    elif compiled:
         runs = [_run_compiled(data, start, module=module, options=model_options, reg_covar=reg, max_iter=max_iter,
                               tol=tol, chunk_size=chunk_size, mesh=mesh) for start in starts]
     else:
@@ -329,8 +408,11 @@ def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, 
             for start in starts
         ]
     params, trace, converged = max(runs, key=lambda r: r[1][-1])
-    joint = np.asarray(e_step({k: jnp.asarray(v) for k, v in params.items()}, data_jax))
-    resp = np.exp(joint - logsumexp(joint, axis=1)[:, None])
+    if streamed:  # N x K would not fit: the model's predict serves blocks of rows
+        resp = None
+    else:
+        joint = np.asarray(e_step({k: jnp.asarray(v) for k, v in params.items()}, data_jax))
+        resp = np.exp(joint - logsumexp(joint, axis=1)[:, None])
     what = "log-posterior" if with_prior else "log-likelihood"
     # EM cannot lower its objective; round-off moves it by ~1e-12 relative at most
     drops = np.diff(trace) < -1e-9 * np.abs(trace[1:]).max(initial=1.0)
@@ -345,7 +427,7 @@ def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, 
         losses=-trace,
         converged=converged,
         num_steps=len(trace) - 1,
-        **fit_context(module, data, priors, seed, model_options),
+        **fit_context(module, full_data, priors, seed, model_options),
         method_options=dict(max_iter=max_iter, tol=tol, reg_covar=reg_covar, num_restarts=num_restarts, init=init,
                             init_method=init_method, objective=objective, m_step="closed" if closed else "numerical",
                             progress_bar=progress_bar, engine="compiled" if compiled else "generic", chunk_size=chunk_size,
@@ -353,7 +435,7 @@ def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, 
         info={
             "objective": what,
             "responsibilities": resp,
-            "assignments": resp.argmax(axis=1),
+            "assignments": None if resp is None else resp.argmax(axis=1),
             "restart_objectives": [r[1][-1] for r in runs],
         },
     )

@@ -4,18 +4,21 @@ Every message names the argument, what was expected and what was received, in th
 scikit-learn's ``check_array``.
 """
 
+import mmap
 import numbers
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+STREAM_BLOCK_ROWS = 1 << 18  # rows read from disk at a time: 16 MB at D = 8
+
 
 def _as_numeric(name, value):
     if value is None:
         raise ValueError(f"{name} is required; got None")
     try:
-        array = np.asarray(value)
+        array = value if isinstance(value, np.memmap) else np.asarray(value)
     except Exception as err:  # ragged lists and the like
         raise TypeError(f"{name} must be a numeric array; could not convert {type(value).__name__}: {err}") from err
     if array.dtype == object or not (
@@ -27,24 +30,48 @@ def _as_numeric(name, value):
     return array
 
 
-def _check_finite(name, array):
+def _check_finite(name, array, first_row=0):
     bad = ~np.isfinite(array)
     if bad.any():
         where = tuple(int(i) for i in np.argwhere(bad)[0])
+        where = (where[0] + first_row, *where[1:])
         raise ValueError(
             f"{name} must be finite; got {int(bad.sum())} NaN or inf value(s), the first at index {where}"
         )
 
 
+def read_rows(X, begin, end):
+    """Rows ``begin:end`` of a memory-mapped ``X`` (``np.load(path, mmap_mode="r")``) as float64.
+
+    A whole mapped file is read with ``np.fromfile`` at the rows' offset rather than through the
+    map, so that the pages read never stay resident in the process (its peak memory is one block,
+    whatever the file's size); a view of a map is sliced and copied.
+    """
+    if isinstance(X.base, mmap.mmap) and X.flags.c_contiguous and X.filename is not None:
+        D = X.shape[1]
+        with open(X.filename, "rb") as file:
+            block = np.fromfile(file, dtype=X.dtype, count=(end - begin) * D, offset=X.offset + begin * D * X.itemsize)
+        return block.reshape(end - begin, D).astype(np.float64, copy=False)
+    return np.array(X[begin:end], dtype=np.float64)
+
+
 def check_X(X):
-    """``X`` as a float array of shape ``(num_data, num_features)``; a 1-D ``X`` is one feature."""
+    """``X`` as a float array of shape ``(num_data, num_features)``; a 1-D ``X`` is one feature.
+
+    A 2-D ``np.memmap`` (data on disk) is checked block by block and returned as it is, unread,
+    for methods that stream it (EM of the mixture).
+    """
     X = _as_numeric("X", X)
-    if X.ndim == 1:
+    if X.ndim == 1 and not isinstance(X, np.memmap):
         X = X[:, None]
     if X.ndim != 2:
         raise ValueError(f"X must be 1-D or 2-D, of shape (num_data, num_features); got shape {X.shape}")
     if X.shape[0] < 1 or X.shape[1] < 1:
         raise ValueError(f"X must have at least one row and one column; got shape {X.shape}")
+    if isinstance(X, np.memmap):
+        for begin in range(0, len(X), STREAM_BLOCK_ROWS):
+            _check_finite("X", read_rows(X, begin, min(begin + STREAM_BLOCK_ROWS, len(X))), first_row=begin)
+        return X
     X = X.astype(np.float64)
     _check_finite("X", X)
     return X
