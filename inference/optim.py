@@ -23,6 +23,7 @@ gradient (:func:`_newton_polish`), which bring the gradient down to round-off it
 The caller jits; nothing here is compiled at import.
 """
 
+from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -204,9 +205,9 @@ def minimize(
     if ravel_pytree(params)[0].size <= max_hessian_size:
         if optimizer == "lbfgs":
             stalled = (status == NO_PROGRESS) | (status == STALLED)
-            polished, polished_norm = _newton_polish(loss_fn, params, grad_norm)
-            params = jax.tree.map(lambda new, old: jnp.where(stalled, new, old), polished, params)
-            grad_norm = jnp.where(stalled, polished_norm, grad_norm)
+            # a branch, not a where: three Hessians are dear at large N, and most runs do not stall
+            params, grad_norm = lax.cond(stalled, partial(_newton_polish, loss_fn), lambda p, g: (p, g),
+                                         params, grad_norm)
             status = jnp.where(stalled & (grad_norm <= gtol), GRADIENT_SMALL, status)
             status = jnp.where(stalled & (grad_norm > gtol) & (grad_norm <= 100 * gtol), NO_PROGRESS, status)
             losses = losses.at[k].set(jnp.where(stalled, loss_fn(params), losses[k]))
