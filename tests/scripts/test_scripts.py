@@ -43,6 +43,7 @@ def test_a_script_runs_every_method_and_writes_its_outputs(tmp_path):
     assert len(figures) == 4 and all(Path(f).stat().st_size > 1000 for f in figures)
 
 
+@pytest.mark.slow  # about 130 s: every lecture model with four methods, the mixture's K choice, the curves
 def test_compare_all_runs_every_script_into_one_report(tmp_path):
     """The main job with tiny settings: every lecture model's script (its parser and main) in one
     subprocess; VI and Laplace are left to the test above, which runs them through a script."""
