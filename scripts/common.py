@@ -8,10 +8,13 @@ and writes the comparison table (CSV and HTML) and each fit's InferenceData (net
 """
 
 import argparse
+import contextlib
 import csv
 import inspect
 import os
+import shutil
 import sys
+import tempfile
 import time
 import warnings
 from typing import NamedTuple
@@ -55,9 +58,67 @@ def method_list(text):
     return names
 
 
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr (exit status 2), without the usage."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def add_output_args(parser, default="out"):
+    parser.add_argument("--out-dir", default=default, help="where the outputs go; refused if it holds files")
+    parser.add_argument("--force", action="store_true", help="replace an --out-dir that holds files")
+
+
+def run_main(main, parser, argv=None):
+    """Parse the command line and run ``main`` with its outputs staged.
+
+    ``main`` writes into a fresh directory beside ``--out-dir``, which is renamed onto it only when
+    ``main`` returns, so readers never see a half-written set and a failure leaves nothing. An
+    ``--out-dir`` that already holds files is refused unless ``--force``, which replaces it whole.
+    """
+    args = parser.parse_args(argv)
+    out_dir = os.path.abspath(args.out_dir)
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        parser.error(f"--out-dir {args.out_dir} exists and is not a directory")
+    if os.path.isdir(out_dir) and os.listdir(out_dir) and not args.force:
+        parser.error(f"--out-dir {args.out_dir} already holds files; pass --force to replace them, or choose another")
+    parent, base = os.path.split(out_dir)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".{base}.partial-", dir=parent)
+    try:
+        with contextlib.redirect_stdout(_Renamed(sys.stdout, staging, out_dir)):  # print the final paths
+            result = main(argparse.Namespace(**{**vars(args), "out_dir": staging}))
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if os.path.isdir(out_dir):
+        retired = tempfile.mkdtemp(prefix=f".{base}.old-", dir=parent)
+        os.rename(out_dir, os.path.join(retired, base))
+        os.rename(staging, out_dir)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        os.rename(staging, out_dir)
+    print(f"outputs: {out_dir}")
+    return result
+
+
+class _Renamed:
+    """A text stream that writes ``old`` as ``new``: the staged paths as they will be."""
+
+    def __init__(self, stream, old, new):
+        self.stream, self.old, self.new = stream, old, new
+
+    def write(self, text):
+        return self.stream.write(text.replace(self.old, self.new))
+
+    def flush(self):
+        self.stream.flush()
+
+
 def parser_for(doc, *, default_data, default_method="all"):
     """The common command line of the lecture scripts."""
-    parser = argparse.ArgumentParser(description=doc.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(description=doc.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--method", type=method_list, default=method_list(default_method),
                         help="one method, a comma list, or 'all' (those that apply to the model)")
     parser.add_argument("--data", default=default_data,
@@ -70,7 +131,7 @@ def parser_for(doc, *, default_data, default_method="all"):
     parser.add_argument("--num-chains", type=int, default=2)
     parser.add_argument("--num-steps", type=int, default=5000, help="VI's optimisation steps")
     parser.add_argument("--no-progress-bar", dest="progress_bar", action="store_false")
-    parser.add_argument("--out-dir", default="out")
+    add_output_args(parser)
     return parser
 
 

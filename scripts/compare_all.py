@@ -13,7 +13,6 @@ fit's InferenceData as netCDF.
     python scripts/compare_all.py --data simulated             # known truth beside every estimate
 """
 
-import argparse
 import os
 import time
 
@@ -64,7 +63,7 @@ def main(args):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = common.Parser(description=__doc__.splitlines()[0])
     parser.add_argument("--method", type=common.method_list, default=common.method_list("all"),
                         help="'all' or a comma list of methods")
     parser.add_argument("--models", nargs="+", default=list(SCRIPTS), choices=list(SCRIPTS))
@@ -78,9 +77,9 @@ def build_parser():
     parser.add_argument("--curve-repeats", type=int, default=10)
     parser.add_argument("--max-k", type=int, default=4)
     parser.add_argument("--no-progress-bar", dest="progress_bar", action="store_false")
-    parser.add_argument("--out-dir", default="out")
+    common.add_output_args(parser)
     return parser
 
 
 if __name__ == "__main__":
-    main(build_parser().parse_args())
+    common.run_main(main, build_parser())

@@ -64,4 +64,4 @@ def build_parser():
 
 
 if __name__ == "__main__":
-    main(build_parser().parse_args())
+    common.run_main(main, build_parser())

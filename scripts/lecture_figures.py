@@ -10,7 +10,6 @@
     python scripts/lecture_figures.py --out-dir out          # tiny: --train-sizes 20 --num-repeats 1
 """
 
-import argparse
 import os
 from fractions import Fraction
 from functools import partial
@@ -235,11 +234,13 @@ def main(args):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    import common  # scripts/common.py: staged outputs and one-line errors, as every script
+
+    parser = common.Parser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--num-samples", type=int, default=10000, help="draws of X for Example 1.3")
     parser.add_argument("--num-repeats", type=int, default=10, help="training sets per size")
     parser.add_argument("--train-sizes", type=lambda text: [int(n) for n in text.split(",")],
                         default=TRAIN_SIZES, help="comma list")
-    parser.add_argument("--out-dir", default="out")
-    main(parser.parse_args())
+    common.add_output_args(parser)
+    common.run_main(main, parser)

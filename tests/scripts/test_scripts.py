@@ -100,9 +100,9 @@ def test_csv_input_by_column_name(tmp_path):
     path = tmp_path / "data.csv"
     np.savetxt(path, np.column_stack([y, X, rng.normal(size=60)]), delimiter=",", header="y,x1,x2,noise", comments="")
     done = _run("linear_regression.py", "--data", str(path), "--target", "y", "--features", "x1,x2", "--method", "ml",
-                "--out-dir", str(tmp_path), cwd=tmp_path)
+                "--out-dir", str(tmp_path / "out"), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    with open(tmp_path / "linear_regression_table.csv") as handle:
+    with open(tmp_path / "out" / "linear_regression_table.csv") as handle:
         table = {row["parameter"]: float(row["ml"]) for row in csv.DictReader(handle)}
     np.testing.assert_allclose([table["a[0]"], table["a[1]"], table["b"]], [1.5, -0.5, 0.3], atol=0.1)
 
@@ -118,11 +118,36 @@ def test_csv_input_by_column_name(tmp_path):
 def test_csv_errors_are_one_line_and_exit_non_zero(tmp_path, columns, body, args, message):
     path = tmp_path / "data.csv"
     path.write_text(f"{columns}\n{body}")
-    argv = ["--data", str(path), "--method", "ml", "--out-dir", str(tmp_path)]
+    argv = ["--data", str(path), "--method", "ml", "--out-dir", str(tmp_path / "out")]
     argv += args if "--target" in args else ["--target", "y", *args]
     done = _run("linear_regression.py", *argv, cwd=tmp_path)
     assert done.returncode != 0
     assert re.fullmatch(message, done.stderr.strip()), done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv"]  # no output, no partial staging directory
+
+
+def test_outputs_are_never_silently_overwritten(tmp_path):
+    """A directory holding files is refused in one line (exit 2) and left as it was; --force
+    replaces it whole, through a staging directory renamed when the run is complete."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "mine.txt").write_text("keep")
+    argv = ["--method", "ml", "--out-dir", str(out), "--no-progress-bar"]
+    refused = _run("linear_regression.py", *argv, cwd=tmp_path)
+    assert refused.returncode == 2
+    assert re.fullmatch(r"linear_regression.py: error: --out-dir .*out already holds files; pass --force to replace "
+                        r"them, or choose another", refused.stderr.strip()), refused.stderr
+    assert (out / "mine.txt").read_text() == "keep"
+    forced = _run("linear_regression.py", *argv, "--force", cwd=tmp_path)
+    assert forced.returncode == 0, forced.stderr
+    assert not (out / "mine.txt").exists() and (out / "linear_regression_table.csv").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_bad_arguments_are_one_line_and_exit_non_zero(tmp_path):
+    done = _run("linear_regression.py", "--seed", "one", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "linear_regression.py: error: argument --seed: invalid int value: 'one'"
 
 
 def test_compare_all_rejects_an_unknown_method(tmp_path):
