@@ -14,11 +14,11 @@ from functools import partial
 
 import numpy as np
 from jax import random
-from numpyro.diagnostics import split_gelman_rubin
 from numpyro.infer import MCMC, NUTS
 from numpyro.infer.initialization import init_to_value
 
 from ._setup import free_params, starting_values
+from .health import MAX_R_HAT, diagnose
 from .result import Fit, fit_context
 
 OPTIONS = {
@@ -34,15 +34,6 @@ OPTIONS = {
 }
 
 EXTRA_FIELDS = ("diverging", "num_steps", "accept_prob", "energy", "potential_energy")
-
-
-def _r_hat(draws):
-    """The largest split R-hat over a parameter's entries, ignoring constant entries (the unit
-    diagonal of a correlation factor), whose R-hat is undefined."""
-    varying = np.ptp(draws.reshape(-1, *draws.shape[2:]), axis=0) > 0
-    if not np.any(varying):
-        return 1.0
-    return float(np.max(np.asarray(split_gelman_rubin(draws))[varying]))
 
 
 def run(module, data, *, priors, seed, model_options, num_warmup, num_samples, num_chains, dense_mass,
@@ -70,9 +61,11 @@ def run(module, data, *, priors, seed, model_options, num_warmup, num_samples, n
         "energy": extra["energy"],
         "lp": -extra["potential_energy"],
     }
-    r_hat = {name: _r_hat(samples[name]) for name in spec}
-    num_divergent = int(stats["diverging"].sum())
-    converged = num_divergent == 0 and all(np.isfinite(v) and v < 1.01 for v in r_hat.values())
+    health, problems = diagnose(samples, stats, free=list(spec), max_tree_depth=max_tree_depth,
+                                components=hasattr(module, "component_sites"))
+    r_hat = health["r_hat"]
+    num_divergent = health["num_divergent"]
+    converged = num_divergent == 0 and all(np.isfinite(v) and v < MAX_R_HAT for v in r_hat.values())
     return Fit(
         method="nuts",
         params={name: value.mean(axis=(0, 1)) for name, value in samples.items()},
@@ -84,7 +77,7 @@ def run(module, data, *, priors, seed, model_options, num_warmup, num_samples, n
                             dense_mass=dense_mass, target_accept_prob=target_accept_prob,
                             max_tree_depth=max_tree_depth, chain_method=chain_method, progress_bar=progress_bar,
                             init=init),
-        info={"num_divergent": num_divergent, "r_hat": r_hat},
+        info={**health, "warnings": problems},
         samples=samples,
         sample_stats=stats,
     )

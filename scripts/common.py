@@ -243,6 +243,8 @@ def run_methods(module, data, methods, args, *, priors=None, **model_options):
         for warning in caught:
             if issubclass(warning.category, ConvergenceWarning):
                 print(f"  warning ({method}): {warning.message}", file=sys.stderr)
+        for problem in fits[method].info.get("warnings", []) if method in fits else []:  # sampler health
+            print(f"  warning ({method}): {problem}", file=sys.stderr)
         status = f"failed: {failures[method]}" if method in failures else (
             "converged" if fits[method].converged else "NOT converged")
         print(f"  {method:<8} compile {timings[method][0]:6.2f} s   run {timings[method][1]:6.2f} s   {status}")

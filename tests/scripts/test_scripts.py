@@ -41,6 +41,8 @@ def test_a_script_runs_every_method_and_writes_its_outputs(tmp_path):
         assert re.search(rf"  {method} +compile +[\d.]+ s +run +[\d.]+ s", done.stdout)
     figures = _figures(done.stdout)
     assert len(figures) == 4 and all(Path(f).stat().st_size > 1000 for f in figures)
+    # 30 draws from one chain: the sampler-health check must say the ESS is too low to trust
+    assert re.search(r"warning \(nuts\): bulk ESS below 100 \(100 per chain\)", done.stderr), done.stderr
 
 
 @pytest.mark.slow  # about 130 s: every lecture model with four methods, the mixture's K choice, the curves
