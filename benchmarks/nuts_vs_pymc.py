@@ -21,16 +21,10 @@ from numpyro.infer import MCMC, NUTS
 
 numpyro.enable_x64()
 
+from ml_logistic import problem  # noqa: E402  (benchmarks/ml_logistic.py: the same simulated data)
+
 from inference import fit  # noqa: E402
 from models import logistic_regression  # noqa: E402
-
-
-def problem(num_data, num_features, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(num_data, num_features))
-    a = rng.normal(size=num_features) / np.sqrt(num_features)
-    y = (rng.uniform(size=num_data) < 1 / (1 + np.exp(-(X @ a - 0.5)))).astype(np.int64)
-    return X, y
 
 
 def min_ess(posterior):
