@@ -156,13 +156,18 @@ def _run_once(data, start, *, e_step, m_step, log_prior_fn, max_iter, tol, progr
         marginal = logsumexp(joint, axis=1)
         resp = np.exp(joint - marginal[:, None])
         trace.append(float(marginal.sum()) + log_prior_fn(params))
-        if len(trace) > 1 and abs(trace[-1] - trace[-2]) / num_data < tol:
+        if _converged(trace, num_data, tol):
             converged = True
             break
         if len(trace) == max_iter + 1:
             break
         params = {k: np.asarray(v) for k, v in m_step(params, resp).items()}
     return params, np.asarray(trace), converged, resp
+
+
+def _converged(trace, num_data, tol):
+    """The stopping rule of every engine: the objective's change per data point below ``tol``."""
+    return len(trace) > 1 and abs(trace[-1] - trace[-2]) / num_data < tol
 
 
 def chunk_rows(X, chunk_size, num_shards=1, num_chunks=None):
@@ -221,7 +226,7 @@ def _run_compiled(data, start, *, module, options, reg_covar, max_iter, tol, chu
         options=tuple(sorted(options.items())), max_iter=max_iter, mesh=mesh)
     trace = np.asarray(trace[: int(num_evaluations)])
     num_data = len(data["X"])
-    converged = len(trace) > 1 and abs(trace[-1] - trace[-2]) / num_data < tol
+    converged = _converged(trace, num_data, tol)
     return {k: np.asarray(v) for k, v in params.items()}, trace, converged
 
 
@@ -254,7 +259,7 @@ def _run_streamed(X, start, *, module, options, reg_covar, max_iter, tol, chunk_
             stats = _total_statistics(*_placed(mesh, rows, weights), params, **static)
             total = stats if total is None else jax.tree.map(jnp.add, total, stats)
         trace.append(float(total["log_likelihood"]))
-        if len(trace) > 1 and abs(trace[-1] - trace[-2]) / len(X) < tol:
+        if _converged(trace, len(X), tol):
             converged = True
             break
         if len(trace) == max_iter + 1:
@@ -349,15 +354,12 @@ def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, 
     """Fit by EM; ``params`` at the end, the objective trace as ``-losses``."""
     closed = _check_options(module, priors, objective=objective, m_step=m_step, reg_covar=reg_covar, tol=tol)
     compiled = closed and engine == "auto" and hasattr(module, "em_statistics") and "labelled" not in data
-    if devices is not None and not compiled:
-        raise ValueError(f"devices applies to the compiled engine only (engine='auto', the closed-form ML M-step of a "
-                         f"model with em_statistics, no missing labels); got devices = {devices} with engine={engine!r}, "
-                         f"m_step={'closed' if closed else 'numerical'!r}, for {module.__name__.rsplit('.', 1)[-1]}")
     streamed = isinstance(data["X"], np.memmap)
-    if streamed and not compiled:
-        raise ValueError(f"X on disk (np.memmap) is streamed by the compiled engine only (engine='auto', the closed-form "
-                         f"ML M-step of a model with em_statistics); got engine={engine!r}, "
-                         f"m_step={'closed' if closed else 'numerical'!r}, for {module.__name__.rsplit('.', 1)[-1]}")
+    for needed, what in ((devices is not None, "devices applies to"), (streamed, "X on disk (np.memmap) is streamed by")):
+        if needed and not compiled:
+            raise ValueError(f"{what} the compiled engine only (engine='auto', the closed-form ML M-step of a model "
+                             f"with em_statistics, no missing labels); got devices = {devices}, engine={engine!r}, "
+                             f"m_step={'closed' if closed else 'numerical'!r}, for {module.__name__.rsplit('.', 1)[-1]}")
     mesh = row_mesh(devices) if compiled else None
     full_data = data
     if streamed:  # starts and the model's trace from a sample of rows spread over the file

@@ -280,11 +280,6 @@ def _log_densities(rows, mu, cov, covariance_type):
     return -0.5 * mahalanobis - half_log_det - 0.5 * D * jnp.log(2 * jnp.pi)
 
 
-def _upper(D):
-    """Row and column indices of the upper triangle of a D x D matrix, diagonal included."""
-    return np.triu_indices(D)
-
-
 def em_statistics(rows, weights, theta, covariance_type):
     """The additive sufficient statistics of EM for a block of rows, at ``theta``; traceable.
 
@@ -308,7 +303,7 @@ def em_statistics(rows, weights, theta, covariance_type):
     gamma = scaled * (weights / total)[:, None]
     D = x.shape[-1]
     if covariance_type == "full":
-        i, j = _upper(D)
+        i, j = np.triu_indices(D)  # the upper triangle, diagonal included
         features = jnp.concatenate([x, x[:, i] * x[:, j]], axis=1)
     elif covariance_type == "tied":
         features = x
@@ -335,7 +330,7 @@ def em_update(stats, theta, covariance_type, reg_covar):
     mean = moments[:, :D] / counts[:, None]
     eye = jnp.eye(D)
     if covariance_type == "full":
-        i, j = _upper(D)
+        i, j = np.triu_indices(D)
         upper = jnp.zeros((K, D, D)).at[:, i, j].set(moments[:, D:] / counts[:, None])
         second = upper + jnp.swapaxes(upper, -1, -2) - upper * eye
         cov = second - mean[:, :, None] * mean[:, None, :] + reg_covar * eye
