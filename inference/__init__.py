@@ -5,10 +5,10 @@ Methods live in :data:`METHODS`, one module each with the same face (``OPTIONS``
 only through its NumPyro trace and the hooks its module offers (``init_values``, closed forms).
 """
 
-from ._point import ConvergenceWarning
+from ._point import ConvergenceWarning, IllPosedWarning
 from ._setup import free_params
 from .api import METHODS, fit
 from .relabel import relabel
 from .result import Fit, scalar_params
 
-__all__ = ["METHODS", "ConvergenceWarning", "Fit", "fit", "free_params", "relabel", "scalar_params"]
+__all__ = ["METHODS", "ConvergenceWarning", "Fit", "IllPosedWarning", "fit", "free_params", "relabel", "scalar_params"]

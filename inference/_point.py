@@ -45,6 +45,11 @@ class ConvergenceWarning(UserWarning):
     """An iterative method stopped before its convergence test was met."""
 
 
+class IllPosedWarning(ConvergenceWarning):
+    """The ML estimate does not exist for these data (the model's ``mle_problem`` says why): what
+    the method returns is where it stopped (ML) or held by a guard (EM's ``reg_covar``)."""
+
+
 _SOLVERS = OrderedDict()
 _MAX_SOLVERS = 64
 
@@ -135,15 +140,16 @@ def point_estimate(method, module, data, *, priors, seed, model_options, likelih
     converged = status in optim.CONVERGED
     message = optim.STATUS.get(status, "running")
     params = {k: np.asarray(v) for k, v in params.items()}
-    if converged and problem is not None and (reason := problem(params, data["X"], data.get("y"), **model_options)):
+    reason = problem(params, data["X"], data.get("y"), **model_options) if problem is not None else None
+    if reason:
         converged, message = False, reason
     stderr, covariance = _wald(params, curvature) if converged and curvature is not None else (None, None)
     if not converged:
         warnings.warn(
             f"{method} for {module.__name__.rsplit('.', 1)[-1]} did not converge after {num_steps} steps: "
             f"{message} (max |gradient| = {float(result.grad_norm):.3g} per data point). "
-            "Try another start (init=...), a larger max_iter, or standardised data.",
-            ConvergenceWarning,
+            + ("" if reason else "Try another start (init=...), a larger max_iter, or standardised data."),
+            IllPosedWarning if reason else ConvergenceWarning,
             stacklevel=4,  # the caller of fit
         )
     return Fit(
@@ -159,6 +165,7 @@ def point_estimate(method, module, data, *, priors, seed, model_options, likelih
             "status": message,
             "grad_norm": float(result.grad_norm),
             "min_eigenvalue": float(result.min_eigenvalue),
+            "problem": reason,
         },
         stderr=stderr,
         covariance=covariance,

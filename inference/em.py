@@ -55,7 +55,7 @@ from models._checks import STREAM_BLOCK_ROWS, read_rows
 from models._priors import fixed_names
 
 from . import optim
-from ._point import ConvergenceWarning
+from ._point import ConvergenceWarning, IllPosedWarning
 from ._setup import (
     check_init,
     enumerated_sites,
@@ -420,12 +420,22 @@ def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, 
     drops = np.diff(trace) < -1e-9 * np.abs(trace[1:]).max(initial=1.0)
     if drops.any():
         warnings.warn(f"em: the {what} decreased at iteration(s) {np.flatnonzero(drops).tolist()}", stacklevel=3)
+    full = with_deterministic(model, {k: jnp.asarray(v) for k, v in params.items()}, data_jax, random.PRNGKey(0))
+    full = {k: np.asarray(v) for k, v in full.items()}
+    problem = getattr(module, "mle_problem", None)
+    # the streamed X has no responsibilities to count with; its sample would misjudge n_k
+    if problem is not None and not with_prior and not streamed:
+        problem = problem(full, data["X"], data.get("y"), **model_options)
+        if problem:
+            guard = f"reg_covar = {reg} holds the covariances" if closed else "nothing holds the covariances"
+            warnings.warn(f"em: {problem}; {guard}", IllPosedWarning, stacklevel=3)
+    else:
+        problem = None
     if not converged:
         warnings.warn(f"em did not converge after {len(trace) - 1} iterations (tol = {tol})", ConvergenceWarning, stacklevel=3)
-    full = with_deterministic(model, {k: jnp.asarray(v) for k, v in params.items()}, data_jax, random.PRNGKey(0))
     return Fit(
         method="em",
-        params={k: np.asarray(v) for k, v in full.items()},
+        params=full,
         losses=-trace,
         converged=converged,
         num_steps=len(trace) - 1,
@@ -439,5 +449,6 @@ def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, 
             "responsibilities": resp,
             "assignments": None if resp is None else resp.argmax(axis=1),
             "restart_objectives": [r[1][-1] for r in runs],
+            "problem": problem,
         },
     )

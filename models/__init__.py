@@ -14,7 +14,8 @@ Every model module offers the same face to the inference layer:
 - optionally, closed forms such as ``mle(X, y, **options)``, and
   ``mle_problem(params, X, y, **options)``: why the ML estimate does not exist for these data,
   or None. ML calls it before fitting with ``params=None`` (a reason is a ``ValueError``) and
-  after, with the estimate (a reason marks the fit not converged, with a warning).
+  after, with the estimate (a reason marks the fit not converged, with an ``IllPosedWarning``);
+  ML-EM calls it at its end (the mixture's collapse, held by ``reg_covar``).
 """
 
 from . import (

@@ -17,6 +17,10 @@ relabellings of the posterior (label switching).
 
 The responsibilities ``gamma_nk = p(z_n = k | x_n)`` (eq. 1.18) follow from Bayes' rule.
 
+The likelihood is unbounded (Example 1.6): a component on one point with ``cov_k -> 0`` sends it
+to infinity. :func:`mle_problem` recognises a fit that has collapsed so (ML and ML-EM report it);
+the priors keep the posterior, hence MAP, bounded.
+
 Shapes: ``X`` (N, D); ``pi`` (K,), ``mu`` (K, D), ``cov`` (K, D, D) or (D, D) when tied;
 ``responsibilities`` (N, K); ``assignments`` (N,).
 """
@@ -94,6 +98,51 @@ def log_likelihood(theta, X):
     """Pointwise marginal log-likelihood ``log sum_k pi_k N(x_n | mu_k, cov_k)``, shape (N,)."""
     X = check_features(X, np.shape(theta["mu"])[-1])
     return _gaussian.marginal_log_density(X, theta["pi"], theta["mu"], theta["cov"])
+
+
+COLLAPSE_FLOOR = 1e-5  # smallest covariance eigenvalue, relative to the data's average variance
+
+
+def mle_problem(theta, X, y=None, *, num_components=2, covariance_type="full", ordered=False):
+    """Why ``theta`` is no ML estimate but a collapse (Example 1.6), or None.
+
+    The likelihood (eq. 1.15) has no maximum: with ``mu_k = x_n`` and ``cov_k -> 0`` it grows
+    without bound. A fit has fallen into this when a component keeps fewer effective points
+    ``n_k = sum_n gamma_nk`` than its covariance needs (D + 1 for full, 2 for diag and
+    spherical, whose variances are per component), or when its covariance's smallest
+    eigenvalue is below ``COLLAPSE_FLOOR`` times the data's average variance (the
+    determinant's floor; the only test for tied, whose covariance is pooled). Judged at a fit:
+    the data alone cannot tell, so ``theta=None`` gives None, as does a non-finite ``theta``
+    (an optimiser's failure, which it reports itself).
+    """
+    if theta is None:
+        return None
+    X = np.asarray(X, dtype=np.float64)
+    cov = np.asarray(theta["cov"] if "cov" in theta else _theta(theta, num_components, covariance_type)["cov"])
+    if not (np.all(np.isfinite(cov)) and np.all(np.isfinite(theta["mu"])) and np.all(np.isfinite(theta["pi"]))):
+        return None
+    D = X.shape[1]
+    floor = COLLAPSE_FLOOR * max(float(np.var(X, axis=0).mean()), np.finfo(np.float64).tiny)
+    smallest = np.linalg.eigvalsh(cov.reshape(-1, D, D)).min(axis=1)
+    counts = np.asarray(_gaussian.posterior_probs(jnp.asarray(X), theta["pi"], theta["mu"], cov)).sum(axis=0)
+    needed = {"full": D + 1, "diag": 2, "spherical": 2, "tied": 0}[covariance_type]
+    if covariance_type == "tied":
+        if smallest[0] >= floor:
+            return None
+        which = f"the shared covariance: smallest eigenvalue {smallest[0]:.3g}"
+    else:
+        degenerate = [k for k in range(num_components) if counts[k] < needed or smallest[k] < floor]
+        if not degenerate:
+            return None
+        which = "; ".join(f"component {k}: n_k = {counts[k]:.3g}, smallest covariance eigenvalue {smallest[k]:.3g}"
+                          for k in degenerate)
+    counts_needed = "" if covariance_type == "tied" else f"n_k >= {needed} and "
+    return (
+        f"the ML estimate does not exist: the fit has collapsed ({which}; a covariance needs {counts_needed}"
+        f"eigenvalues above {floor:.3g}, {COLLAPSE_FLOOR:g} of the data's average variance). The likelihood "
+        "(eq. 1.15) grows without bound as a component shrinks onto a point (Example 1.6). Use MAP, whose priors "
+        "keep every covariance proper, fewer components, or EM's reg_covar as a guard"
+    )
 
 
 def component_sites(*, num_components=2, covariance_type="full", ordered=False):
