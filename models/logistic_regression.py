@@ -106,23 +106,95 @@ def predict_proba(theta, X, *, degree=1):
     return sigmoid(logits(theta, check_features(X, num_features), degree=degree))
 
 
-def mle_problem(theta, X, y, *, fit_intercept=True, degree=1):
-    """Why the ML estimate does not exist, or None.
+SEPARATION_LOGIT = 15.0  # |s| at which a fit is checked for separation: p within 3e-7 of 0 or 1
 
-    If the fitted ``s(x) = a^T phi(x) + b`` puts every point strictly on its own side, the
-    data are perfectly separated, and the likelihood (eq. 1.13) keeps increasing as ``a`` is
-    scaled up: there is no maximiser. This is a certificate, checked after fitting.
+
+def _design(X, degree, fit_intercept):
+    Z = np.asarray(feature_map(X, degree), dtype=np.float64)
+    return np.concatenate([Z, np.ones((len(Z), 1))], axis=1) if fit_intercept else Z
+
+
+def feature_names(num_features, degree=1):
+    """The names of the entries of ``phi(x)``: ``x0, x1, ...`` and products such as ``x0^2``,
+    ``x0*x1``, in the order of ``a``."""
+    def name(combo):
+        return "*".join(f"x{j}" if combo.count(j) == 1 else f"x{j}^{combo.count(j)}" for j in sorted(set(combo)))
+
+    return [name(combo) for combo in _monomials(num_features, degree)]
+
+
+def separation(X, y, *, fit_intercept=True, degree=1):
+    """A direction that separates the classes, or None (Albert & Anderson, 1984).
+
+    With ``z = (phi(x), 1)`` and ``t_n = +1`` for ``y_n = 1``, ``-1`` otherwise, the ML estimate
+    exists if and only if no ``w != 0`` has ``t_n w^T z_n >= 0`` for every n: along such a ``w``
+    the likelihood (eq. 1.13) rises for ever. Two linear programs (HiGHS) decide it, on columns
+    scaled to a maximum of 1:
+
+    - the sparsest such direction, ``min |w|_1`` subject to ``t_n w^T z_n >= 0`` and
+      ``sum_n t_n w^T z_n = 1`` (infeasible: no separation); its support names the features;
+    - whether it is complete (every point strictly on its side): ``max m`` subject to
+      ``t_n w^T z_n >= m``, ``|w_j| <= 1``, ``m <= 1``, positive; otherwise quasi-complete.
+
+    Returns
+    -------
+    dict or None
+        ``{"direction": w (F [+ 1],) in the units of ``phi(x)``, scaled to a largest entry of 1,
+        "features": names with w_j != 0 ("intercept" included),
+        "complete": bool, "num_on_boundary": points with t_n w^T z_n = 0}``.
+    """
+    from scipy.optimize import linprog
+
+    Z = _design(X, degree, fit_intercept)
+    scale = np.abs(Z).max(axis=0)
+    scale[scale == 0] = 1.0
+    A = np.where(np.asarray(y) == 1, 1.0, -1.0)[:, None] * (Z / scale)
+    num_data, F = A.shape
+    # w = w_plus - w_minus, both >= 0
+    sparse = linprog(np.ones(2 * F), A_ub=-np.hstack([A, -A]), b_ub=np.zeros(num_data),
+                     A_eq=np.hstack([A.sum(0), -A.sum(0)])[None], b_eq=[1.0], bounds=(0, None), method="highs")
+    if sparse.status != 0:
+        return None
+    w = sparse.x[:F] - sparse.x[F:]
+    w[np.abs(w) < 1e-9 * np.abs(w).max()] = 0.0
+    margin = linprog(np.r_[np.zeros(F), -1.0], A_ub=np.hstack([-A, np.ones((num_data, 1))]), b_ub=np.zeros(num_data),
+                     bounds=[(-1, 1)] * F + [(None, 1)], method="highs")
+    names = feature_names(np.shape(X)[1], degree) + (["intercept"] if fit_intercept else [])
+    signed = A @ w
+    direction = w / scale
+    return {
+        "direction": direction / np.abs(direction).max(),
+        "features": [names[j] for j in np.flatnonzero(w)],
+        "complete": bool(margin.status == 0 and -margin.fun > 1e-9),
+        "num_on_boundary": int(np.sum(signed <= 1e-9 * np.abs(signed).max())),
+    }
+
+
+def mle_problem(theta, X, y, *, fit_intercept=True, degree=1):
+    """Why the ML estimate does not exist, or None: the classes are separated.
+
+    Checked at a fit (``theta=None`` gives None): when it has put a point at ``|s| > 15`` or is
+    not finite, as a fit drifting along a separating direction does, :func:`separation` decides,
+    so data without separation never pay for the linear programs.
     """
     if theta is None:
         return None
-    signed = np.where(np.asarray(y) == 1, 1.0, -1.0) * np.asarray(logits(theta, X, degree=degree))
-    if np.all(signed > 0):
-        return (
-            "the ML estimate does not exist: the classes are perfectly separated (the fitted "
-            "a^T phi(x) + b puts every point on its own side, and scaling a up keeps raising the "
-            "likelihood). Use MAP or a Bayesian fit, whose priors keep a finite"
-        )
-    return None
+    s = np.asarray(logits(theta, X, degree=degree))
+    if np.all(np.isfinite(s)) and np.abs(s).max() <= SEPARATION_LOGIT:
+        return None
+    found = separation(X, y, fit_intercept=fit_intercept, degree=degree)
+    if found is None:
+        return None
+    how = ("perfectly separated: a^T phi(x) + b can put every point strictly on its own side" if found["complete"]
+           else f"quasi-perfectly separated: a^T phi(x) + b can put every point on its own side, "
+                f"{found['num_on_boundary']} of them on the boundary")
+    terms = " + ".join(f"{w:.3g}" + ("" if name == "intercept" else f" {name}")
+                       for w, name in zip(found["direction"][found["direction"] != 0], found["features"]))
+    return (
+        f"the ML estimate does not exist: the classes are {how}, so scaling a up along the separating "
+        f"direction keeps raising the likelihood. Separating feature(s): {', '.join(found['features'])} "
+        f"(direction {terms}). Use MAP or a Bayesian fit, whose priors keep a finite"
+    )
 
 
 def init_values(rng_key, X, y, *, fit_intercept=True, degree=1):

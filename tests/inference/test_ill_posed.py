@@ -8,6 +8,7 @@ import pytest
 
 from inference import ConvergenceWarning, IllPosedWarning, fit
 from models import gaussian_mixture as gm
+from models import logistic_regression as lr
 
 
 @pytest.fixture(scope="module")
@@ -69,3 +70,62 @@ def test_a_healthy_fit_raises_no_alarm():
 
 def test_mle_problem_needs_a_fit():
     assert gm.mle_problem(None, np.zeros((5, 2))) is None
+
+
+# -- section 2: separation in logistic ML ------------------------------------------------------
+
+
+def _separated(num_data=100, seed=0):
+    X = np.random.default_rng(seed).normal(size=(num_data, 3))
+    return X, (X[:, 0] + X[:, 1] > 0).astype(int)
+
+
+def test_perfect_separation_names_the_separating_features():
+    X, y = _separated()
+    with pytest.warns(IllPosedWarning, match=r"the classes are perfectly separated.*Separating feature\(s\): x0, x1 \(direction 1 x0 \+ 0.957 x1\)"):
+        result = fit(lr, {"X": X, "y": y}, "ml")
+    assert not result.converged and result.stderr is None
+
+
+def test_quasi_separation_is_found_by_the_linear_program():
+    # two copies of the origin, one per class: no direction puts them strictly on their sides
+    X, y = _separated()
+    X, y = np.r_[X, np.zeros((2, 3))], np.r_[y, 0, 1]
+    found = lr.separation(X, y)
+    assert not found["complete"] and found["features"] == ["x0", "x1"]
+    with pytest.warns(IllPosedWarning, match=r"quasi-perfectly separated: .* 3 of them on the boundary"):
+        fit(lr, {"X": X, "y": y}, "ml")
+
+
+def test_separation_through_the_feature_map_is_named_by_its_monomials():
+    X = np.random.default_rng(1).normal(size=(200, 2))
+    y = (X[:, 0] ** 2 + X[:, 1] ** 2 < 1).astype(int)  # a disc: separated by phi of degree 2 only
+    assert lr.separation(X, y) is None
+    found = lr.separation(X, y, degree=2)
+    assert found["complete"] and set(found["features"]) == {"x0^2", "x1^2", "intercept"}
+    # a certificate: no point on the wrong side of the returned direction (the sparsest one leaves
+    # a few on the boundary; HiGHS's feasibility tolerance is 1e-7) and some strictly on theirs
+    signed = np.where(y == 1, 1.0, -1.0) * (np.c_[lr.feature_map(X, 2), np.ones(200)] @ found["direction"])
+    assert signed.min() > -1e-7 and signed.max() > 0.1
+
+
+def test_no_separation_no_alarm_and_statsmodels_agrees_the_estimate_exists():
+    import statsmodels.api as sm
+
+    sim = lr.simulate(np.array([0, 2], dtype=np.uint32), num_data=300, num_features=3)
+    X, y = np.asarray(sim.data["X"]), np.asarray(sim.data["y"])
+    assert lr.separation(X, y) is None
+    # push the logits past the check's threshold (|s| > 15), so the linear programs do run
+    theta = {"a": np.array([20.0, 0.0, 0.0]), "b": 0.0}
+    assert lr.mle_problem(theta, X, y) is None
+    reference = sm.Logit(y, sm.add_constant(X, prepend=False)).fit(method="newton", tol=1e-12, disp=0)
+    assert reference.mle_retvals["converged"]
+
+
+@pytest.mark.parametrize("method, options", [("map", {}), ("nuts", {"num_warmup": 200, "num_samples": 200})])
+def test_separated_data_keep_map_and_nuts_finite(method, options):
+    X, y = _separated()
+    result = fit(lr, {"X": X, "y": y}, method, **options)
+    assert all(np.all(np.isfinite(v)) for v in result.params.values())
+    if result.samples is not None:
+        assert all(np.all(np.isfinite(v)) for v in result.samples.values())
