@@ -98,12 +98,18 @@ def predict_proba(theta, X):
     return jnp.exp(predict_log_proba(theta, X))
 
 
-def mle(X, y, *, num_classes=2, shared_covariance=False):
+def mle(X, y, *, num_classes=2, shared_covariance=False, reg_covar=0.0):
     """Closed-form ML: class frequencies, class means, covariances divided by N_c (pooled if shared).
+
+    ``reg_covar`` > 0 adds ``reg_covar * I`` to every covariance, as scikit-learn's mixtures do:
+    a regularised estimate that exists for every data set (a class with at most D points, a
+    feature constant within a class), where the ML estimate itself may not.
 
     Returns ``pi, mu, cov`` and the ``sigma``, ``corr_chol`` they imply.
     """
     data = check_data(X, y, num_classes=num_classes, shared_covariance=shared_covariance)
+    if isinstance(reg_covar, bool) or not isinstance(reg_covar, (int, float)) or not reg_covar >= 0:
+        raise ValueError(f"reg_covar must be a number >= 0; got {reg_covar!r}")
     if "labelled" in data:
         raise ValueError(
             f"mle needs every label; y has {int((~data['labelled']).sum())} missing (-1). With missing labels "
@@ -111,10 +117,11 @@ def mle(X, y, *, num_classes=2, shared_covariance=False):
         )
     covariance_type = _covariance_type(shared_covariance)
     one_hot = np.eye(num_classes)[data["y"]]
-    theta = _gaussian.weighted_estimates(data["X"], one_hot, covariance_type)
-    problem = mle_problem(None, data["X"], data["y"], num_classes=num_classes, shared_covariance=shared_covariance)
-    if problem:
-        raise ValueError(problem)
+    theta = _gaussian.weighted_estimates(data["X"], one_hot, covariance_type, reg_covar)
+    if reg_covar == 0:
+        problem = mle_problem(None, data["X"], data["y"], num_classes=num_classes, shared_covariance=shared_covariance)
+        if problem:
+            raise ValueError(problem)
     return {**theta, **_gaussian.scales_from_cov(theta["cov"], covariance_type)}
 
 
@@ -139,7 +146,8 @@ def mle_problem(theta, X, y, *, num_classes=2, shared_covariance=False):
             return (
                 f"the ML estimate does not exist: {which} is singular (a class with at most D = {X.shape[1]} "
                 f"points, or a feature constant within a class); points per class: "
-                f"{np.bincount(y, minlength=num_classes).tolist()}. MAP keeps it proper through the priors"
+                f"{np.bincount(y, minlength=num_classes).tolist()}. MAP keeps it proper through the priors, "
+                "and models.gaussian_classifier.mle(X, y, reg_covar=1e-6) through a ridge"
             )
     return None
 

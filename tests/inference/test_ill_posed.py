@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from inference import ConvergenceWarning, IllPosedWarning, fit
+from models import gaussian_classifier as gc
 from models import gaussian_mixture as gm
 from models import logistic_regression as lr
 
@@ -129,3 +130,45 @@ def test_separated_data_keep_map_and_nuts_finite(method, options):
     assert all(np.all(np.isfinite(v)) for v in result.params.values())
     if result.samples is not None:
         assert all(np.all(np.isfinite(v)) for v in result.samples.values())
+
+
+# -- section 3: a singular class covariance ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def degenerate_class():
+    """Class 1 has 2 <= D = 3 points, and feature 2 is constant within class 0."""
+    X = np.random.default_rng(0).normal(size=(30, 3))
+    X[:28, 2] = 5.0
+    return {"X": X, "y": np.r_[np.zeros(28, int), 1, 1]}
+
+
+def test_ml_names_the_singular_class(degenerate_class):
+    with pytest.raises(ValueError, match=r"the covariance of class 0 is singular.*points per class: \[28, 2\].*reg_covar"):
+        fit(gc, degenerate_class, "ml")
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["qda", "lda"])
+def test_the_regularised_estimate_is_scikit_learns_m_step(degenerate_class, shared):
+    from sklearn.mixture._gaussian_mixture import _estimate_gaussian_parameters
+
+    X, y = degenerate_class["X"], degenerate_class["y"]
+    theta = gc.mle(X, y, shared_covariance=shared, reg_covar=1e-3)
+    # scikit-learn's mixture M-step with one-hot responsibilities is the same estimator
+    counts, means, covariances = _estimate_gaussian_parameters(X, np.eye(2)[y], 1e-3, "tied" if shared else "full")
+    np.testing.assert_allclose(theta["pi"], counts / 30, rtol=1e-12)
+    np.testing.assert_allclose(theta["mu"], means, rtol=1e-12)
+    np.testing.assert_allclose(theta["cov"], covariances, rtol=1e-10, atol=1e-14)
+    proba = gc.predict_proba(theta, X)
+    assert np.all(np.isfinite(proba)) and np.allclose(proba.sum(1), 1.0)
+
+
+def test_reg_covar_is_checked():
+    with pytest.raises(ValueError, match=r"reg_covar must be a number >= 0; got -1"):
+        gc.mle(np.zeros((4, 1)), [0, 0, 1, 1], reg_covar=-1)
+
+
+def test_nuts_on_a_singular_class_still_predicts(degenerate_class):
+    result = fit(gc, degenerate_class, "nuts", num_warmup=100, num_samples=100)
+    proba = gc.predict_proba(result.params, degenerate_class["X"])
+    assert np.all(np.isfinite(proba)) and np.allclose(proba.sum(1), 1.0)
