@@ -49,6 +49,17 @@ METHOD_ARGS = {
 }
 
 
+def positive_int(text):
+    """An argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1; got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1; got {value}")
+    return value
+
+
 def method_list(text):
     """``all`` or a comma list of method names, for ``--method``."""
     names = list(METHODS) if text == "all" else [m.strip() for m in text.split(",") if m.strip()]

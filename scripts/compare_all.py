@@ -11,10 +11,19 @@ fit's InferenceData as netCDF.
     python scripts/compare_all.py                              # everything, default settings
     python scripts/compare_all.py --method ml,map --models linear_regression
     python scripts/compare_all.py --data simulated             # known truth beside every estimate
+
+The models run in ``--jobs`` processes at once (by default one per CPU core, at most one per
+model): most of a model's time is JAX compiling its programs, one core each. Each model's
+printed output is kept and shown whole, in the models' order.
 """
 
+import contextlib
+import io
+import multiprocessing
 import os
 import time
+import types
+from concurrent.futures import ProcessPoolExecutor
 
 import common
 import gaussian_classifier
@@ -49,10 +58,36 @@ def script_argv(args, name):
     return argv
 
 
+# the longest first, so that the last to finish starts early
+LONGEST_FIRST = ("gaussian_mixture", "gaussian_classifier", "logistic_regression", "linear_regression", "pushforward")
+
+
+def run_script(name, argv):
+    """One model's script, its printed output captured; returns ``(outcome, output)`` with the
+    fits reduced to what the report reads, so that the outcome crosses a process boundary."""
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        outcome = SCRIPTS[name].main(SCRIPTS[name].build_parser().parse_args(argv))
+    fits = {m: types.SimpleNamespace(converged=f.converged) for m, f in outcome.report.fits.items()}
+    return outcome._replace(report=outcome.report._replace(fits=fits, data=None)), output.getvalue()
+
+
 def main(args):
     start = time.perf_counter()
-    outcomes = [SCRIPTS[name].main(SCRIPTS[name].build_parser().parse_args(script_argv(args, name)))
-                for name in args.models]
+    jobs = min(args.jobs, len(args.models))
+    order = sorted(args.models, key=LONGEST_FIRST.index)
+    if jobs == 1:
+        outcomes = [SCRIPTS[name].main(SCRIPTS[name].build_parser().parse_args(script_argv(args, name)))
+                    for name in args.models]
+    else:
+        # spawned, not forked: a forked JAX runtime may deadlock
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            pending = {name: pool.submit(run_script, name, script_argv(args, name)) for name in order}
+            outcomes = []
+            for name in args.models:
+                outcome, output = pending[name].result()
+                print(output, end="")
+                outcomes.append(outcome)
     settings = (f"{args.data} data; methods {', '.join(args.method)}; seed {args.seed}; NUTS {args.num_chains} chains x "
                 f"({args.num_warmup} warm-up + {args.num_samples}) draws; VI {args.num_steps} steps; "
                 f"{time.perf_counter() - start:.0f} s in all")
@@ -77,6 +112,8 @@ def build_parser():
     parser.add_argument("--curve-repeats", type=int, default=10)
     parser.add_argument("--max-k", type=int, default=4)
     parser.add_argument("--no-progress-bar", dest="progress_bar", action="store_false")
+    parser.add_argument("--jobs", type=common.positive_int, default=os.cpu_count() or 1,
+                        help="models fitted at once, each in its own process (default: one per CPU core)")
     common.add_output_args(parser)
     return parser
 
