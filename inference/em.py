@@ -422,15 +422,13 @@ def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, 
         warnings.warn(f"em: the {what} decreased at iteration(s) {np.flatnonzero(drops).tolist()}", stacklevel=3)
     full = with_deterministic(model, {k: jnp.asarray(v) for k, v in params.items()}, data_jax, random.PRNGKey(0))
     full = {k: np.asarray(v) for k, v in full.items()}
-    problem = getattr(module, "mle_problem", None)
+    mle_problem = getattr(module, "mle_problem", None)
     # the streamed X has no responsibilities to count with; its sample would misjudge n_k
-    if problem is not None and not with_prior and not streamed:
-        problem = problem(full, data["X"], data.get("y"), **model_options)
-        if problem:
-            guard = f"reg_covar = {reg} holds the covariances" if closed else "nothing holds the covariances"
-            warnings.warn(f"em: {problem}; {guard}", IllPosedWarning, stacklevel=3)
-    else:
-        problem = None
+    checked = mle_problem is not None and not with_prior and not streamed
+    problem = mle_problem(full, data["X"], data.get("y"), **model_options) if checked else None
+    if problem:
+        guard = f"reg_covar = {reg} holds the covariances" if closed else "nothing holds the covariances"
+        warnings.warn(f"em: {problem}; {guard}", IllPosedWarning, stacklevel=3)
     if not converged:
         warnings.warn(f"em did not converge after {len(trace) - 1} iterations (tol = {tol})", ConvergenceWarning, stacklevel=3)
     return Fit(
