@@ -1,9 +1,11 @@
 """``fit(model, data, method)``: one call for every lecture model and every inference method."""
 
+import math
+import numbers
 import types
 
 import models
-from models._checks import check_choice, check_int
+from models._checks import check_bool, check_choice, check_int
 from models._priors import resolve_priors
 
 from . import em, laplace, nuts, vi
@@ -57,10 +59,34 @@ def _check_method_options(options):
         check_int("devices", options["devices"], minimum=1)
     if options.get("batch_size") is not None:
         check_int("batch_size", options["batch_size"], minimum=1)
-    for name in ("gtol", "ftol", "learning_rate"):
-        value = options.get(name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0):
-            raise ValueError(f"{name} must be a positive number or None; got {value!r}")
+    # numbers must be finite: NaN fails no comparison, so a NaN tol or reg_covar used to pass (and
+    # a NaN reg_covar gave NaN covariances); learning_rate None reached optax (VI) as a raw error
+    for name in ("gtol", "ftol"):
+        _check_real(name, options.get(name), "a positive number or None", lambda v: v > 0, allow_none=True)
+    if "learning_rate" in options:
+        _check_real("learning_rate", options["learning_rate"], "a positive number", lambda v: v > 0)
+    if "tol" in options:
+        _check_real("tol", options["tol"], "a number >= 0", lambda v: v >= 0)
+    _check_real("reg_covar", options.get("reg_covar"), "a number >= 0 or None", lambda v: v >= 0, allow_none=True)
+    if "target_accept_prob" in options:
+        _check_real("target_accept_prob", options["target_accept_prob"], "a number in (0, 1)", lambda v: 0 < v < 1)
+    for name in ("dense_mass", "progress_bar"):
+        if name in options:
+            check_bool(name, options[name])
+
+
+def _check_real(name, value, expected, valid, *, allow_none=False):
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not _finite(value) or not valid(value):
+        raise ValueError(f"{name} must be {expected}; got {value!r}")
+
+
+def _finite(value):
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an int beyond float64
+        return False
 
 
 def _check_data(module, data):
@@ -106,7 +132,7 @@ def fit(model, data, method, *, priors=None, seed=0, **options):
         raise ValueError(f"method must be one of {sorted(METHODS)}; got {method!r}")
     runner = METHODS[method]
     model_options, method_options = _split_options(module, runner, method, options)
-    check_int("seed", seed, minimum=0)
+    check_int("seed", seed, minimum=0, maximum=2**63 - 1)  # what jax.random.PRNGKey takes
     _check_method_options(options)
     data = module.check_data(**_check_data(module, data), **model_options)
     resolve_priors(priors, module.params(data["X"].shape[1], **model_options))

@@ -4,6 +4,7 @@ Every message names the argument, what was expected and what was received, in th
 scikit-learn's ``check_array``.
 """
 
+import itertools
 import mmap
 import numbers
 
@@ -21,22 +22,41 @@ def _as_numeric(name, value):
         array = value if isinstance(value, np.memmap) else np.asarray(value)
     except Exception as err:  # ragged lists and the like
         raise TypeError(f"{name} must be a numeric array; could not convert {type(value).__name__}: {err}") from err
-    if array.dtype == object or not (
-        np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.bool_)
-    ):
-        raise TypeError(f"{name} must be a numeric array; got dtype {array.dtype}")
-    if np.issubdtype(array.dtype, np.complexfloating):
+    if array.dtype.kind == "c":
         raise TypeError(f"{name} must be real-valued; got dtype {array.dtype}")
+    # booleans, integers and floats only: datetime64 and timedelta64 count as numbers for NumPy,
+    # but their units would be silently dropped by the cast to float
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a numeric array; got dtype {array.dtype}")
     return array
+
+
+def max_abs():
+    """The largest magnitude accepted in data: beyond it, squares (every Gaussian log-density
+    squares the data) summed over up to 1e8 rows overflow the float type JAX computes in, 1.3e150
+    in float64 (``numpyro.enable_x64()``) and 1.8e15 in float32."""
+    dtype = np.float64 if jax.config.jax_enable_x64 else np.float32
+    return float(np.sqrt(np.finfo(dtype).max)) / 1e4
+
+
+def _first_index(mask, first_row):
+    where = tuple(int(i) for i in np.argwhere(mask)[0])
+    return (where[0] + first_row, *where[1:]) if where else where  # () for a 0-d array
 
 
 def _check_finite(name, array, first_row=0):
     bad = ~np.isfinite(array)
     if bad.any():
-        where = tuple(int(i) for i in np.argwhere(bad)[0])
-        where = (where[0] + first_row, *where[1:])
         raise ValueError(
-            f"{name} must be finite; got {int(bad.sum())} NaN or inf value(s), the first at index {where}"
+            f"{name} must be finite; got {int(bad.sum())} NaN or inf value(s), the first at index "
+            f"{_first_index(bad, first_row)}"
+        )
+    huge = np.abs(array) > max_abs()
+    if huge.any():
+        raise ValueError(
+            f"{name} must have values of magnitude at most {max_abs():.2g} (their squares must not overflow "
+            f"{'float64' if jax.config.jax_enable_x64 else 'float32'}); got {array[huge][0]:.3g} at index "
+            f"{_first_index(huge, first_row)}"
         )
 
 
@@ -121,25 +141,33 @@ def check_labels(y, num_data, num_classes, *, missing=None):
     any point is an error: nothing can be estimated for it.
     """
     y = _check_vector("y", y, num_data)
-    if not np.issubdtype(y.dtype, np.integer) and not np.issubdtype(y.dtype, np.bool_):
+    if y.dtype.kind == "f":
         _check_finite("y", y)
         if not np.all(y == np.round(y)):
             raise ValueError(f"y must hold integer class labels; got non-integer values such as {y[y != np.round(y)][0]}")
-    y = y.astype(np.int64)
-    outside = ((y < 0) | (y >= num_classes)) & (y != missing)
-    if outside.any():
+    # the range is checked in y's own dtype, before the cast to int64: a cast first would wrap a
+    # uint64 2**64 - 1 round to -1 (a missing label) and a float 1e20 to a meaningless integer
+    inside = (y >= 0) & (y < num_classes)
+    if missing is not None:
+        inside |= y == missing
+    if not inside.all():
         marker = "" if missing is None else f" (or {missing} for a missing label)"
-        raise ValueError(
-            f"y must hold labels in {{0, ..., {num_classes - 1}}}{marker}; got {sorted(set(y[outside].tolist()))[:5]}"
-        )
+        outside = sorted({int(v) if float(v).is_integer() else v for v in y[~inside].tolist()})
+        raise ValueError(f"y must hold labels in {{0, ..., {num_classes - 1}}}{marker}; got {outside[:5]}")
+    y = y.astype(np.int64)
     if not np.any(y == missing):
-        counts = np.bincount(y, minlength=num_classes)
-        empty = np.flatnonzero(counts == 0).tolist()
+        present = set(np.unique(y).tolist())
+        # the first empty classes, found without an array of num_classes counts (it may be huge)
+        empty = list(itertools.islice((k for k in range(num_classes) if k not in present), 20))
         if empty:
             raise ValueError(
                 f"y must have at least one point in every class 0..{num_classes - 1}; "
                 f"class(es) {empty} have no points"
             )
+    elif num_classes > num_data:  # as the mixture's num_components
+        raise ValueError(
+            f"Expected num_data >= num_classes but got num_classes = {num_classes}, num_data = {num_data}"
+        )
     return y
 
 
@@ -155,7 +183,8 @@ def check_int(name, value, *, minimum, maximum=None):
 
 def check_choice(name, value, choices):
     """One of a fixed set of strings."""
-    if value not in choices:
+    # a string first: ``array in choices`` compares elementwise, and is ambiguous or passes
+    if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{name} must be one of {sorted(choices)}; got {value!r}")
     return value
 
@@ -164,3 +193,30 @@ def check_bool(name, value):
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False; got {type(value).__name__} {value!r}")
     return bool(value)
+
+
+def check_array(name, value, shape, *, positive=False):
+    """A finite float64 array broadcast to ``shape`` (a parameter given to ``simulate``), > 0
+    elementwise when ``positive``."""
+    array = _as_numeric(name, value).astype(np.float64)
+    try:
+        array = np.broadcast_to(array, shape)
+    except ValueError as err:
+        raise ValueError(f"{name} must broadcast to shape {tuple(shape)}; got shape {array.shape}") from err
+    _check_finite(name, array)
+    if positive and not np.all(array > 0):
+        raise ValueError(f"{name} must be > 0 elementwise; got the value {float(array[array <= 0].ravel()[0])!r}")
+    return array
+
+
+def check_key(name, value):
+    """A JAX PRNG key: ``jax.random.key(seed)`` (typed, shape ``()``) or ``jax.random.PRNGKey(seed)``
+    (raw, two uint32 words)."""
+    dtype = getattr(value, "dtype", None)
+    shape = getattr(value, "shape", None)
+    typed = dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key) and shape == ()
+    raw = dtype == np.uint32 and shape == (2,)
+    if not (typed or raw):
+        described = f"{type(value).__name__}" + (f" of dtype {dtype} and shape {shape}" if dtype is not None else f" {value!r}")
+        raise TypeError(f"{name} must be a JAX PRNG key, such as jax.random.PRNGKey(0); got {described}")
+    return value

@@ -19,7 +19,15 @@ import numpyro.distributions as dist
 from jax import random
 from numpyro.distributions import constraints
 
-from ._checks import as_features, check_bool, check_targets, check_X
+from ._checks import (
+    as_features,
+    check_array,
+    check_bool,
+    check_int,
+    check_key,
+    check_targets,
+    check_X,
+)
 from ._priors import Param, resolve_priors, sample_params
 from ._types import Simulation
 
@@ -52,18 +60,67 @@ def model(X, y=None, *, priors=None, fit_intercept=True):
         numpyro.sample("y", dist.Normal(mean, theta["sigma"]), obs=y)
 
 
+def _least_squares(X, y, fit_intercept):
+    """The design matrix, the least-squares coefficients, and whether they fit ``y`` exactly."""
+    design = np.column_stack([X, np.ones(len(X))]) if fit_intercept else X
+    # columns scaled to unit norm: lstsq's round-off is then relative to columns of one size,
+    # whatever the scales of the features and of the intercept
+    norms = np.linalg.norm(design, axis=0)
+    norms[norms == 0] = 1.0
+    scaled, *_ = np.linalg.lstsq(design / norms, y, rcond=None)
+    coef = scaled / norms
+    residual = y - design @ coef
+    # lstsq is backward stable: an exact fit leaves a residual at round-off, a few eps times
+    # |scaled design| |scaled coef| + |y|; 100 eps still counts a noise 1e-12 of that size as real
+    scale = np.sqrt(design.shape[1]) * np.linalg.norm(scaled) + np.linalg.norm(y)
+    exact = np.linalg.norm(residual) <= 100 * np.finfo(np.float64).eps * scale
+    return design, coef, residual, exact
+
+
+def _exact_fit_reason(num_data, num_coefficients):
+    return (
+        f"the ML estimate does not exist: least squares fits y exactly (residual sum of squares 0 with "
+        f"N = {num_data} row(s) and {num_coefficients} coefficient(s)), so the likelihood grows without bound "
+        "as sigma -> 0. A prior on sigma that vanishes at 0 (priors={'sigma': dist.LogNormal(0, 1)}) keeps MAP "
+        "and NUTS proper"
+    )
+
+
 def mle(X, y, *, fit_intercept=True):
-    """Closed-form ML: least squares for (a, b), sigma^2 = RSS / N (Remark 1.6)."""
+    """Closed-form ML: least squares for (a, b), sigma^2 = RSS / N (Remark 1.6).
+
+    Raises ``ValueError`` when least squares fits ``y`` exactly: sigma^2 = 0 is outside the
+    domain, and no ML estimate exists.
+    """
     data = check_data(X, y, fit_intercept=fit_intercept)
     X, y = data["X"], data["y"]
-    design = np.column_stack([X, np.ones(len(X))]) if fit_intercept else X
-    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
-    rss = np.sum((y - design @ coef) ** 2)
+    design, coef, residual, exact = _least_squares(X, y, fit_intercept)
+    if exact:
+        raise ValueError(_exact_fit_reason(len(y), design.shape[1]))
     out = {"a": coef[: X.shape[1]]}
     if fit_intercept:
         out["b"] = coef[-1]
-    out["sigma"] = np.sqrt(rss / len(y))
+    out["sigma"] = np.sqrt(np.sum(residual**2) / len(y))
     return out
+
+
+def mle_problem(theta, X, y, *, fit_intercept=True):
+    """Why the ML estimate ``theta`` does not exist, or None.
+
+    When least squares fits ``y`` exactly (N at most the number of coefficients, a constant
+    ``y``, or ``y`` an exact linear function of ``X``), the likelihood grows without bound as
+    sigma -> 0. Judged after the fit only (``theta`` None: no problem yet), because a sigma that
+    the priors fix at a value keeps the likelihood bounded: the problem is an exact fit together
+    with a fitted sigma driven to 0 (below 1e-6 of y's root mean square).
+    """
+    if theta is None:
+        return None
+    X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    design, _, _, exact = _least_squares(X, y, fit_intercept)
+    level = np.sqrt(np.mean(y**2))
+    if exact and float(theta["sigma"]) <= 1e-6 * level:
+        return _exact_fit_reason(len(y), design.shape[1])
+    return None
 
 
 def init_values(rng_key, X, y, *, fit_intercept=True):
@@ -85,8 +142,13 @@ def simulate(rng_key, num_data=100, num_features=1, *, a=None, b=0.5, sigma=0.5,
         ``data = {"X": (N, D), "y": (N,)}`` and ``params = {"a", "b", "sigma"}``; ``a`` defaults
         to ``linspace(1, -1, D)``.
     """
-    a = jnp.linspace(1.0, -1.0, num_features) if a is None else jnp.asarray(a, dtype=float)
-    b = b if fit_intercept else 0.0
+    check_key("rng_key", rng_key)
+    num_data = check_int("num_data", num_data, minimum=1)
+    num_features = check_int("num_features", num_features, minimum=1)
+    check_bool("fit_intercept", fit_intercept)
+    a = jnp.linspace(1.0, -1.0, num_features) if a is None else jnp.asarray(check_array("a", a, (num_features,)))
+    b = float(check_array("b", b, ())) if fit_intercept else 0.0
+    sigma = float(check_array("sigma", sigma, (), positive=True))
     key_x, key_y = random.split(rng_key)
     X = random.normal(key_x, (num_data, num_features))
     y = X @ a + b + sigma * random.normal(key_y, (num_data,))

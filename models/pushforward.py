@@ -39,7 +39,7 @@ from numpyro.distributions.transforms import (
     Transform,
 )
 
-from ._checks import as_features, check_X
+from ._checks import as_features, check_array, check_int, check_key, check_X
 from ._priors import Param, resolve_priors, sample_params
 from ._types import Simulation
 
@@ -79,7 +79,13 @@ def discrete_pushforward(pmf, T):
             t = apply(x)
         except KeyError as err:
             raise ValueError(f"T must be defined on every value of the pmf; T[{x!r}] is missing") from err
-        out[t] = out.get(t, 0) + p
+        except Exception as err:  # the user's map fails on a value of the pmf: say which
+            raise ValueError(f"T must be defined on every value of the pmf; T({x!r}) raised "
+                             f"{type(err).__name__}: {err}") from err
+        try:
+            out[t] = out.get(t, 0) + p
+        except TypeError as err:
+            raise TypeError(f"T must return hashable values (they key the result); T({x!r}) = {t!r}") from err
     return out
 
 
@@ -90,6 +96,8 @@ def log_abs_det_jacobian(f, x, event_dim):
     ``event_dim=0``: f acts elementwise and the result has the shape of ``x``;
     ``event_dim=1``: f maps R^d to R^d and the result has the shape ``x.shape[:-1]``.
     """
+    if isinstance(event_dim, bool) or event_dim not in (0, 1):
+        raise ValueError(f"event_dim must be 0 or 1; got {event_dim!r}")
     if event_dim == 0:
         _, slope = jax.jvp(f, (x,), (jnp.ones_like(x),))
         return jnp.log(jnp.abs(slope))
@@ -165,6 +173,8 @@ class BranchPushforward(dist.Distribution):
     """
 
     def __init__(self, base, forward, branches, support, *, validate_args=None):
+        if not isinstance(base, dist.Distribution):
+            raise TypeError(f"base must be a NumPyro distribution; got {type(base).__name__}")
         if not branches:
             raise ValueError("branches must list at least one inverse branch; got none")
         self.base, self.forward, self.branches = base, forward, list(branches)
@@ -265,6 +275,25 @@ def model(X, *, priors=None):
         numpyro.sample("X", Pushforward(base, sinh_arcsinh_map(theta)), obs=X)
 
 
+def mle_problem(theta, X, y=None):
+    """Why the ML estimate does not exist for these data, or None.
+
+    A column with a single value (one row, or a constant feature) is fitted ever better by a map
+    that shrinks N(0, 1) onto that value: its likelihood grows without bound as ``scale`` -> 0,
+    or as ``tailweight`` -> 0 with ``scale`` held. Judged from the data alone, before the fit
+    (``theta`` is not used); only priors fixing both ``scale`` and ``tailweight`` would bound it.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    constant = np.flatnonzero(np.all(X == X[:1], axis=0)).tolist()
+    if constant:
+        return (
+            f"the ML estimate does not exist: column(s) {constant} of X hold a single value (N = {len(X)} row(s)), "
+            "so the likelihood grows without bound as scale -> 0 there. MAP and NUTS keep scale away from 0 "
+            "through its LogNormal prior"
+        )
+    return None
+
+
 def init_values(rng_key, X, y=None):
     """A start for optimisers: the map that matches each column's median and spread."""
     q25, median, q75 = np.percentile(X, [25, 50, 75], axis=0)
@@ -275,8 +304,10 @@ def init_values(rng_key, X, y=None):
 
 def simulate(rng_key, num_data=500, num_features=1, *, loc=1.0, scale=2.0, skewness=0.8, tailweight=1.3):
     """Draw ``X`` from the model at known (broadcast) parameters; returns ``Simulation(data, params)``."""
-    D = num_features
-    theta = {k: jnp.broadcast_to(jnp.asarray(v, dtype=float), (D,))
-             for k, v in dict(loc=loc, scale=scale, skewness=skewness, tailweight=tailweight).items()}
+    check_key("rng_key", rng_key)
+    D = check_int("num_features", num_features, minimum=1)
+    num_data = check_int("num_data", num_data, minimum=1)
+    given = {"loc": loc, "scale": scale, "skewness": skewness, "tailweight": tailweight}
+    theta = {k: jnp.asarray(check_array(k, v, (D,), positive=k in ("scale", "tailweight"))) for k, v in given.items()}
     X = sinh_arcsinh_map(theta)(random.normal(rng_key, (num_data, D)))
     return Simulation({"X": X}, theta)
