@@ -7,12 +7,11 @@ Discrete latents marked for enumeration are summed out by ``TraceEnum_ELBO``.
 
 The loss is minimised over the guide's unconstrained parameters by :func:`inference.optim.minimize`,
 full-batch and deterministic, divided by ``num_data`` so that the absolute ``gtol`` means the
-same at every data size. The compiled solver is cached per model, options, priors and data
-shapes: a second fit of new data of the same shape does not recompile.
+same at every data size. The compiled solver is cached (:mod:`inference._compiled`): a second
+fit of new data of the same shape does not recompile.
 """
 
 import warnings
-from collections import OrderedDict
 from functools import partial
 
 import jax
@@ -25,6 +24,7 @@ from numpyro.infer.autoguide import AutoDelta
 from numpyro.infer.initialization import init_to_median
 
 from . import optim
+from ._compiled import compiled
 from ._setup import elbo_for, starting_values, tolerances
 from .handlers import hide_enumerated, likelihood_only, scale_data, with_deterministic
 from .result import Fit, fit_context
@@ -48,20 +48,6 @@ class ConvergenceWarning(UserWarning):
 class IllPosedWarning(ConvergenceWarning):
     """The ML estimate does not exist for these data (the model's ``mle_problem`` says why): what
     the method returns is where it stopped (ML) or held by a guard (EM's ``reg_covar``)."""
-
-
-_SOLVERS = OrderedDict()
-_MAX_SOLVERS = 64
-
-
-def _freeze(value):
-    """A hashable key for options and priors (distributions by class and parameter bytes)."""
-    if isinstance(value, dict):
-        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
-    if isinstance(value, (str, int, float, bool, type(None))):
-        return value
-    leaves, treedef = jax.tree.flatten(value)
-    return (str(treedef), tuple((np.asarray(x).tobytes(), np.shape(x), str(np.asarray(x).dtype)) for x in leaves))
 
 
 def _solve(rng_key, start, data, *, model, target, optimizer, max_iter, gtol, ftol, learning_rate, batch_size,
@@ -122,17 +108,13 @@ def point_estimate(method, module, data, *, priors, seed, model_options, likelih
         )
     model = partial(module.model, priors=priors, **model_options)
     target = likelihood_only(model) if likelihood else model
-    key = (module.__name__, likelihood, _freeze(model_options), _freeze(priors), optimizer, max_iter, gtol, ftol,
-           learning_rate, batch_size)
-    solver = _SOLVERS.get(key)
-    if solver is None:
-        solver = jax.jit(partial(_solve, model=model, target=target, optimizer=optimizer, max_iter=max_iter,
-                                 gtol=gtol, ftol=ftol, learning_rate=learning_rate, batch_size=batch_size,
-                                 curvature=likelihood))
-        _SOLVERS[key] = solver
-        while len(_SOLVERS) > _MAX_SOLVERS:
-            _SOLVERS.popitem(last=False)
-
+    solver = compiled(
+        "ml" if likelihood else "map", module, model_options, priors,
+        dict(optimizer=optimizer, max_iter=max_iter, gtol=gtol, ftol=ftol, learning_rate=learning_rate,
+             batch_size=batch_size),
+        partial(_solve, model=model, target=target, optimizer=optimizer, max_iter=max_iter, gtol=gtol, ftol=ftol,
+                learning_rate=learning_rate, batch_size=batch_size, curvature=likelihood),
+    )
     params, result, curvature = solver(key_svi, start, data)
     num_data = data["X"].shape[0]
     num_steps = int(result.num_steps)
@@ -155,7 +137,7 @@ def point_estimate(method, module, data, *, priors, seed, model_options, likelih
     return Fit(
         method=method,
         params=params,
-        losses=np.asarray(result.losses[: num_steps + 1]) * num_data,
+        losses=np.asarray(result.losses)[: num_steps + 1] * num_data,  # sliced in NumPy: no program per length
         converged=converged,
         num_steps=num_steps,
         **fit_context(module, data, priors, seed, model_options),

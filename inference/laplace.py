@@ -22,6 +22,7 @@ from numpyro.infer.initialization import init_to_value
 from numpyro.infer.util import initialize_model
 
 from . import optim
+from ._compiled import compiled
 from ._setup import free_params, starting_values, tolerances
 from .result import Fit, fit_context
 
@@ -64,7 +65,8 @@ def run(module, data, *, priors, seed, model_options, num_samples, max_iter, ini
     start = starting_values(module, key_init, data, model_options, init, priors)
     model = partial(module.model, priors=priors, **model_options)
     gtol, _ = tolerances(None, None, "lbfgs")
-    solve = jax.jit(partial(_solve, model=model, num_samples=num_samples, max_iter=max_iter, gtol=gtol))
+    solve = compiled("laplace", module, model_options, priors, dict(num_samples=num_samples, max_iter=max_iter),
+                     partial(_solve, model=model, num_samples=num_samples, max_iter=max_iter, gtol=gtol))
     mode, samples, result, eigenvalues, eigenvectors = solve(key_solve, start, data)
     eigenvalues, eigenvectors = np.asarray(eigenvalues), np.asarray(eigenvectors)
     status = int(result.status)
@@ -83,7 +85,7 @@ def run(module, data, *, priors, seed, model_options, num_samples, max_iter, ini
     return Fit(
         method="laplace",
         params={name: np.asarray(value) for name, value in mode.items()},
-        losses=np.asarray(result.losses[: int(result.num_steps) + 1]) * data["X"].shape[0],
+        losses=np.asarray(result.losses)[: int(result.num_steps) + 1] * data["X"].shape[0],
         converged=True,
         num_steps=int(result.num_steps),
         **fit_context(module, data, priors, seed, model_options),

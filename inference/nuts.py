@@ -8,15 +8,23 @@ The draws start from the model's ``init_values`` (overridden by ``init``), as th
 ``converged`` means no divergent transition and a split R-hat below 1.01 for every parameter.
 Chains run one after another by default (``chain_method="sequential"``); ``"parallel"`` needs
 one JAX device per chain (``numpyro.set_host_device_count``), ``"vectorized"`` batches them.
+
+The whole run (initialisation, warmup, sampling) is one compiled program (:mod:`inference._compiled`),
+with the data and the start as its arguments: a second fit of new data of the same shape
+(simulation-based calibration refits hundreds) does not recompile.
+Only ``progress_bar=True`` and ``chain_method="parallel"``, which NumPyro runs from Python
+(a progress bar, ``pmap``), compile anew at each fit.
 """
 
 from functools import partial
 
+import jax.numpy as jnp
 import numpy as np
 from jax import random
 from numpyro.infer import MCMC, NUTS
 from numpyro.infer.initialization import init_to_value
 
+from ._compiled import compiled
 from ._setup import free_params, starting_values
 from .health import MAX_R_HAT, diagnose
 from .result import Fit, fit_context
@@ -36,22 +44,42 @@ OPTIONS = {
 EXTRA_FIELDS = ("diverging", "num_steps", "accept_prob", "energy", "potential_energy")
 
 
-def run(module, data, *, priors, seed, model_options, num_warmup, num_samples, num_chains, dense_mass,
-        target_accept_prob, max_tree_depth, chain_method, progress_bar, init):
-    """Sample the posterior; ``params`` are posterior means, ``samples`` the draws by chain."""
-    spec = free_params(module, data, model_options, priors)
-    key_init, key_mcmc = random.split(random.PRNGKey(seed))
-    start = starting_values(module, key_init, data, model_options, init, priors)
-    model = partial(module.model, priors=priors, **model_options)
+def _sample(rng_key, start, data, *, model, num_warmup, num_samples, num_chains, dense_mass, target_accept_prob,
+            max_tree_depth, chain_method, progress_bar):
+    """Build NUTS and MCMC, run every chain from ``start``; returns the draws and the extra fields
+    by chain. Traced by ``jax.jit``: the kernel and its adaptation state are built inside the trace,
+    so nothing of one fit's data stays in the compiled program.
+
+    NumPyro's ``MCMC.run`` does not reuse its own compiled loop from one call to the next (the loop
+    takes a freshly wrapped body as a static argument), hence the jit around the whole run.
+    """
     kernel = NUTS(
         model, dense_mass=dense_mass, target_accept_prob=target_accept_prob, max_tree_depth=max_tree_depth,
         init_strategy=init_to_value(values=start),
     )
     mcmc = MCMC(kernel, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
                 chain_method=chain_method, progress_bar=progress_bar)
-    mcmc.run(key_mcmc, **data, extra_fields=EXTRA_FIELDS)
-    samples = {name: np.asarray(value) for name, value in mcmc.get_samples(group_by_chain=True).items()}
-    extra = {name: np.asarray(value) for name, value in mcmc.get_extra_fields(group_by_chain=True).items()}
+    mcmc.run(rng_key, **data, extra_fields=EXTRA_FIELDS)
+    return mcmc.get_samples(group_by_chain=True), mcmc.get_extra_fields(group_by_chain=True)
+
+
+def run(module, data, *, priors, seed, model_options, num_warmup, num_samples, num_chains, dense_mass,
+        target_accept_prob, max_tree_depth, chain_method, progress_bar, init):
+    """Sample the posterior; ``params`` are posterior means, ``samples`` the draws by chain."""
+    spec = free_params(module, data, model_options, priors)
+    key_init, key_mcmc = random.split(random.PRNGKey(seed))
+    start = starting_values(module, key_init, data, model_options, init, priors)
+    options = dict(num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains, dense_mass=dense_mass,
+                   target_accept_prob=target_accept_prob, max_tree_depth=max_tree_depth,
+                   chain_method=chain_method, progress_bar=progress_bar)
+    sample = partial(_sample, model=partial(module.model, priors=priors, **model_options), **options)
+    # NumPyro runs a progress bar and pmap (parallel chains) from Python: those stay uncompiled
+    if not (progress_bar or chain_method == "parallel"):
+        sample = compiled("nuts", module, model_options, priors, options, sample)
+    # jnp start values: under pmap NumPyro's CorrCholeskyTransform indexes them with traced indices
+    samples, extra = sample(key_mcmc, {name: jnp.asarray(value) for name, value in start.items()}, data)
+    samples = {name: np.asarray(value) for name, value in samples.items()}
+    extra = {name: np.asarray(value) for name, value in extra.items()}
     # the tree depth of a trajectory of n leapfrog steps is log2(n + 1)
     stats = {
         "diverging": extra["diverging"],
@@ -73,10 +101,7 @@ def run(module, data, *, priors, seed, model_options, num_warmup, num_samples, n
         converged=converged,
         num_steps=int(stats["n_steps"].sum()),
         **fit_context(module, data, priors, seed, model_options),
-        method_options=dict(num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
-                            dense_mass=dense_mass, target_accept_prob=target_accept_prob,
-                            max_tree_depth=max_tree_depth, chain_method=chain_method, progress_bar=progress_bar,
-                            init=init),
+        method_options={**options, "init": init},
         info={**health, "warnings": problems},
         samples=samples,
         sample_stats=stats,

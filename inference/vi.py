@@ -10,7 +10,8 @@ fitted guide pushed through the constraints, one chain.
 ``batch_size`` B < N fits on minibatches: each step draws B rows (with replacement) and scales
 their log-likelihood by N / B (:class:`inference.handlers.scale_data`, what a subsampled
 ``numpyro.plate`` does), an unbiased estimate of the full ELBO whose gradient costs O(B), so N
-can be as large as memory holds; the steps run in one compiled ``lax.scan``.
+can be as large as memory holds. The whole fit is one compiled program
+(:mod:`inference._compiled`), its steps one ``lax.scan``.
 
 The negative ELBO is a noisy objective, so ``converged`` is a plateau test: the mean over the
 last tenth of the steps must not be below the mean over the tenth before by more than two of
@@ -20,13 +21,16 @@ its standard errors.
 from functools import partial
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 from jax import random
 from numpyro.infer import SVI
 from numpyro.infer.autoguide import AutoMultivariateNormal, AutoNormal
 from numpyro.infer.initialization import init_to_value
+from tqdm import tqdm
 
+from ._compiled import compiled
 from ._setup import elbo_for, starting_values
 from .handlers import hide_enumerated, scale_data, with_deterministic
 from .result import Fit, fit_context
@@ -52,23 +56,48 @@ def _plateau(losses):
     return bool(before.mean() - last.mean() <= 2 * last.std(ddof=1) / np.sqrt(len(last)))
 
 
-def _minibatch_run(svi, rng_key, num_steps, batch_size, data):
-    """SVI steps on minibatches of ``batch_size`` rows drawn with replacement, in one ``lax.scan``."""
-    num_data = data["X"].shape[0]
-    key_init, key_steps = random.split(rng_key)
+_BAR = None  # the progress bar of the fit running now, advanced from inside the compiled steps
 
-    def batch(key, data):
+
+def _advance(steps):
+    if _BAR is not None:
+        _BAR.update(int(steps))
+
+
+def _solve(rng_key, start, data, *, model, guide, num_steps, learning_rate, num_particles, num_samples, batch_size,
+           progress_bar):
+    """The whole fit, traced by ``jax.jit``: the guide and SVI are built inside the trace, the
+    steps run in one ``lax.scan`` on all rows or on minibatches of ``batch_size`` rows drawn with
+    replacement, and the draws and medians are pushed through the model's deterministic sites."""
+    key_init, key_steps, key_draw = random.split(rng_key, 3)
+    num_data = data["X"].shape[0]
+    auto = GUIDES[guide](hide_enumerated(model), init_loc_fn=init_to_value(values=start))
+    # the step decays to 1/100 of learning_rate: a constant step leaves the guide jittering by
+    # the gradient noise of the one-sample ELBO, several tenths of a posterior sd on logistic data
+    schedule = optax.cosine_decay_schedule(learning_rate, num_steps, alpha=0.01)
+    target = model if batch_size is None else scale_data(model, factor=num_data / batch_size)
+    svi = SVI(target, auto, optax.adam(schedule), elbo_for(model, start, data, num_particles))
+
+    def batch(key):
+        if batch_size is None:
+            return data
         rows = random.randint(key, (batch_size,), 0, num_data)
         return {name: value[rows] for name, value in data.items()}
 
-    @jax.jit
-    def steps(state, keys, data):
-        return jax.lax.scan(lambda state, key: svi.update(state, **batch(key, data)), state, keys)
+    every = max(num_steps // 50, 1)
 
-    data = {name: jax.numpy.asarray(value) for name, value in data.items()}
-    state = svi.init(key_init, **batch(key_init, data))
-    state, losses = steps(state, random.split(key_steps, num_steps), data)
-    return svi.get_params(state), losses
+    def step(state, indexed_key):
+        index, key = indexed_key
+        if progress_bar:
+            jax.lax.cond((index + 1) % every == 0, lambda: jax.debug.callback(_advance, every), lambda: None)
+        return svi.update(state, **batch(key))
+
+    state = svi.init(key_init, **batch(key_init))
+    state, losses = jax.lax.scan(step, state, (jnp.arange(num_steps), random.split(key_steps, num_steps)))
+    fitted = svi.get_params(state)
+    latent = auto.sample_posterior(key_draw, fitted, sample_shape=(num_samples,))
+    draws = jax.vmap(lambda draw: with_deterministic(model, draw, data, key_draw))(latent)
+    return with_deterministic(model, auto.median(fitted), data, key_draw), losses, draws
 
 
 def run(module, data, *, priors, seed, model_options, guide, num_steps, learning_rate, num_particles, num_samples,
@@ -77,34 +106,30 @@ def run(module, data, *, priors, seed, model_options, guide, num_steps, learning
     num_data = data["X"].shape[0]
     if batch_size is not None and batch_size > num_data:
         raise ValueError(f"batch_size must be at most num_data = {num_data}; got batch_size = {batch_size}")
-    key_init, key_svi, key_draw = random.split(random.PRNGKey(seed), 3)
+    key_init, key_fit = random.split(random.PRNGKey(seed))
     start = starting_values(module, key_init, data, model_options, init, priors)
+    options = dict(guide=guide, num_steps=num_steps, learning_rate=learning_rate, num_particles=num_particles,
+                   num_samples=num_samples, batch_size=batch_size, progress_bar=progress_bar)
     model = partial(module.model, priors=priors, **model_options)
-    elbo = elbo_for(model, start, data, num_particles)
-    auto = GUIDES[guide](hide_enumerated(model), init_loc_fn=init_to_value(values=start))
-    # the step decays to 1/100 of learning_rate: a constant step leaves the guide jittering by
-    # the gradient noise of the one-sample ELBO, several tenths of a posterior sd on logistic data
-    schedule = optax.cosine_decay_schedule(learning_rate, num_steps, alpha=0.01)
-    if batch_size is None:
-        svi = SVI(model, auto, optax.adam(schedule), elbo)
-        result = svi.run(key_svi, num_steps, progress_bar=progress_bar, **data)
-        fitted, losses = result.params, np.asarray(result.losses)
-    else:
-        svi = SVI(scale_data(model, factor=num_data / batch_size), auto, optax.adam(schedule), elbo)
-        fitted, losses = _minibatch_run(svi, key_svi, num_steps, batch_size, data)
-        losses = np.asarray(losses)
-    latent = auto.sample_posterior(key_draw, fitted, sample_shape=(num_samples,))
-    draws = jax.vmap(lambda draw: with_deterministic(model, draw, data, key_draw))(latent)
+    solve = compiled("vi", module, model_options, priors, options, partial(_solve, model=model, **options))
+    global _BAR
+    _BAR = tqdm(total=num_steps, desc="vi", leave=False) if progress_bar else None
+    try:
+        params, losses, draws = solve(key_fit, start, {name: jnp.asarray(value) for name, value in data.items()})
+        jax.effects_barrier()  # the last callbacks of the bar
+    finally:
+        if _BAR is not None:
+            _BAR.close()
+        _BAR = None
+    losses = np.asarray(losses)
     return Fit(
         method="vi",
-        params={name: np.asarray(value) for name, value in with_deterministic(model, auto.median(fitted), data, key_draw).items()},
+        params={name: np.asarray(value) for name, value in params.items()},
         losses=losses,
         converged=bool(np.all(np.isfinite(losses))) and _plateau(losses),
         num_steps=num_steps,
         **fit_context(module, data, priors, seed, model_options),
-        method_options=dict(guide=guide, num_steps=num_steps, learning_rate=learning_rate,
-                            num_particles=num_particles, num_samples=num_samples, batch_size=batch_size,
-                            progress_bar=progress_bar, init=init),
+        method_options={**options, "init": init},
         info={"final_elbo": float(-losses[-max(len(losses) // 10, 1):].mean())},
         samples={name: np.asarray(value)[None] for name, value in draws.items()},
     )

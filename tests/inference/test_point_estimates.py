@@ -8,7 +8,7 @@ import numpyro.distributions as dist
 import pytest
 
 import models
-from inference import METHODS, ConvergenceWarning, Fit, _point, fit
+from inference import METHODS, ConvergenceWarning, Fit, fit
 
 # every lecture model on small simulated data, with the options its simulation used
 CASES = {
@@ -70,20 +70,6 @@ def test_ml_ignores_the_priors():
     data, _ = _data("logistic_regression")
     odd = {"a": dist.Normal(5.0, 0.01), "b": dist.Cauchy(3.0, 0.1)}
     _close(fit("logistic_regression", data, "ml", priors=odd).params, fit("logistic_regression", data, "ml").params, rtol=1e-6)
-
-
-def test_compiles_once_per_shape():
-    data, _ = _data("linear_regression", seed=1)
-    fit("linear_regression", data, "ml")
-    solvers = [s for k, s in _point._SOLVERS.items() if k[0] == "models.linear_regression" and k[1] and k[4] == "lbfgs"]
-    assert len(solvers) == 1
-    before = solvers[0]._cache_size()
-    for seed in (2, 3):
-        fit("linear_regression", _data("linear_regression", seed=seed)[0], "ml", seed=seed)
-    assert solvers[0]._cache_size() == before
-    more = models.linear_regression.simulate(jax.random.PRNGKey(4), 61, 2).data
-    fit("linear_regression", more, "ml")
-    assert solvers[0]._cache_size() == before + 1
 
 
 def test_non_convergence_is_reported():

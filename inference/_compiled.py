@@ -1,0 +1,43 @@
+"""One compiled program per method, model, options and priors, with the data as its arguments.
+
+Each method traces its whole fit (set-up, optimisation or sampling, draws) into one function of
+``(rng_key, start, data)``. :func:`compiled` jits it once per key and keeps the last
+``MAX_PROGRAMS``: a second fit of new data of the same shape, as in simulation-based calibration
+or a bootstrap, compiles nothing, and a long session does not accumulate programs (JAX would
+otherwise keep one per fit, each holding its own memory maps).
+"""
+
+from collections import OrderedDict
+
+import jax
+import numpy as np
+
+MAX_PROGRAMS = 64
+_PROGRAMS = OrderedDict()
+
+
+def freeze(value):
+    """A hashable key for options and priors (distributions by class and parameter bytes)."""
+    if isinstance(value, dict):
+        return tuple(sorted((k, freeze(v)) for k, v in value.items()))
+    if isinstance(value, (str, int, float, bool, type(None))):
+        return value
+    leaves, treedef = jax.tree.flatten(value)
+    return (str(treedef), tuple((np.asarray(x).tobytes(), np.shape(x), str(np.asarray(x).dtype)) for x in leaves))
+
+
+def compiled(method, module, model_options, priors, options, function):
+    """``jax.jit(function)``, the same object for the same method, model, options and priors.
+
+    ``function`` is built afresh by the caller each time (a ``partial``: cheap) and is jitted only
+    when the key is new; ``options`` are the method's static settings.
+    """
+    key = (method, module.__name__, freeze(model_options), freeze(priors), freeze(options))
+    program = _PROGRAMS.get(key)
+    if program is None:
+        program = _PROGRAMS[key] = jax.jit(function)
+        while len(_PROGRAMS) > MAX_PROGRAMS:
+            _PROGRAMS.popitem(last=False)
+    else:
+        _PROGRAMS.move_to_end(key)
+    return program

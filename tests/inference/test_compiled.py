@@ -1,0 +1,65 @@
+"""Every method compiles its fit once per model, options, priors and data shape: a refit of new
+data of the same shape (a bootstrap, simulation-based calibration) traces and compiles nothing,
+and new shapes or options compile anew without disturbing the cached programs."""
+
+import jax
+import numpy as np
+import numpyro.distributions as dist
+import pytest
+from jax import monitoring
+
+import models
+from inference import _compiled, fit
+
+SMALL = {
+    "ml": {},
+    "map": {},
+    "laplace": {"num_samples": 20},
+    "vi": {"num_steps": 50, "num_samples": 20},
+    "vi-minibatch": {"num_steps": 50, "num_samples": 20, "batch_size": 10},
+    "nuts": {"num_warmup": 30, "num_samples": 30},
+}
+
+
+def _compilations(call):
+    events = []
+
+    def listen(event, duration, **kwargs):
+        events.append(event)
+
+    monitoring.register_event_duration_secs_listener(listen)
+    try:
+        call()
+    finally:
+        monitoring.unregister_event_duration_listener(listen)
+    return [e for e in events if e.startswith("/jax/core/compile")]
+
+
+def _data(seed, num_data=25):
+    return models.linear_regression.simulate(jax.random.PRNGKey(seed), num_data, 2).data
+
+
+@pytest.mark.parametrize("case", SMALL)
+def test_a_refit_of_same_shaped_data_compiles_nothing(case):
+    method = case.split("-")[0]
+    # priors of their own, so that no other test has compiled this program already
+    options = dict(SMALL[case], priors={"a": dist.Normal(0.0, 3.0)})
+    fit("linear_regression", _data(10), method, seed=0, **options)
+    assert not _compilations(lambda: fit("linear_regression", _data(11), method, seed=1, **options))
+    assert _compilations(lambda: fit("linear_regression", _data(12, num_data=26), method, seed=1, **options))
+
+
+def test_the_cache_keeps_the_last_programs_only(monkeypatch):
+    monkeypatch.setattr(_compiled, "MAX_PROGRAMS", 2)
+    monkeypatch.setattr(_compiled, "_PROGRAMS", type(_compiled._PROGRAMS)())
+    data = _data(13)
+    for max_iter in (51, 52, 51, 53):  # 51 is used again before 53 arrives: 52 is the oldest then
+        fit("linear_regression", data, "ml", max_iter=max_iter)
+    assert [dict(key[-1])["max_iter"] for key in _compiled._PROGRAMS] == [51, 53]
+
+
+def test_the_seed_still_changes_the_draws_of_a_cached_program():
+    data = _data(14)
+    first, second = (fit("linear_regression", data, "vi", seed=s, **SMALL["vi"]).samples["a"] for s in (0, 1))
+    assert not np.array_equal(first, second)
+    np.testing.assert_array_equal(first, fit("linear_regression", data, "vi", seed=0, **SMALL["vi"]).samples["a"])
