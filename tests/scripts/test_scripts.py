@@ -167,3 +167,23 @@ def test_shipped_data_sets_load(name):
         sys.path.remove(str(SCRIPTS))
     data, description = datasets.DATASETS[name]()
     assert data["X"].ndim == 2 and description
+
+
+@pytest.mark.slow  # about 20 s: one model, two methods, tiny settings, and two ML sizes
+def test_the_calibration_script_prints_the_tables_and_writes_its_outputs(tmp_path):
+    done = _run(
+        "calibration.py", "--model", "linear_regression", "--method", "nuts,laplace", "--num-replications", "4",
+        "--approx-replications", "2", "--num-samples", "9", "--thin", "1", "--num-bins", "2", "--num-warmup", "30",
+        "--sizes", "1000,2000", "--consistency-replications", "1", "--out-dir", str(tmp_path / "out"), cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "nuts_p" in done.stdout and "laplace_50%" in done.stdout and "slope" in done.stdout
+    for name in ("sbc_linear_regression.csv", "ml_consistency.csv",
+                 "sbc_linear_regression_nuts.png", "ml_consistency.png"):
+        assert (tmp_path / "out" / name).stat().st_size > 0, name
+
+
+def test_the_calibration_script_refuses_bins_that_do_not_divide_the_ranks(tmp_path):
+    done = _run("calibration.py", "--num-bins", "7", "--out-dir", str(tmp_path / "out"), cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().endswith("--num-bins must divide --num-samples + 1 = 100; got 7")
