@@ -64,9 +64,15 @@ def diagnose(samples, sample_stats, *, free, max_tree_depth, components=False):
         "ess_tail": {name: _min_ess(samples[name], "tail") for name in free},
         "num_max_tree_depth": int(np.sum(sample_stats["tree_depth"] >= max_tree_depth)),
         "chain_permutations": None,
+        "non_finite": {name: int(np.sum(~np.isfinite(value))) for name, value in samples.items()
+                       if np.issubdtype(value.dtype, np.floating) and not np.all(np.isfinite(value))},
     }
     total = num_chains * num_draws
     found = []
+    if summary["non_finite"]:
+        found.append(f"non-finite draws (NaN or inf entries): {summary['non_finite']}; the chains left the range "
+                     "where the model can be computed in floating point (standardise the data, or give the scales "
+                     "priors on the data's scale)")
     if summary["num_divergent"]:
         found.append(f"{summary['num_divergent']} of {total} transitions diverged; the posterior has curvature the "
                      "sampler could not follow (raise target_accept_prob, or reparametrise)")

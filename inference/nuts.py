@@ -16,6 +16,7 @@ Only ``progress_bar=True`` and ``chain_method="parallel"``, which NumPyro runs f
 (a progress bar, ``pmap``), compile anew at each fit.
 """
 
+import warnings
 from functools import partial
 
 import jax.numpy as jnp
@@ -25,6 +26,7 @@ from numpyro.infer import MCMC, NUTS
 from numpyro.infer.initialization import init_to_value
 
 from ._compiled import compiled
+from ._point import ConvergenceWarning
 from ._setup import free_params, starting_values
 from .health import MAX_R_HAT, diagnose
 from .result import Fit, fit_context
@@ -93,7 +95,10 @@ def run(module, data, *, priors, seed, model_options, num_warmup, num_samples, n
                                 components=hasattr(module, "component_sites"))
     r_hat = health["r_hat"]
     num_divergent = health["num_divergent"]
-    converged = num_divergent == 0 and all(np.isfinite(v) and v < MAX_R_HAT for v in r_hat.values())
+    converged = (num_divergent == 0 and not health["non_finite"]
+                 and all(np.isfinite(v) and v < MAX_R_HAT for v in r_hat.values()))
+    if health["non_finite"]:  # the other health problems are reported in info (scripts print them); not this
+        warnings.warn(f"nuts for {module.__name__.rsplit('.', 1)[-1]}: {problems[0]}", ConvergenceWarning, stacklevel=3)
     return Fit(
         method="nuts",
         params={name: value.mean(axis=(0, 1)) for name, value in samples.items()},

@@ -234,13 +234,17 @@ def kmeans_start(rng_key, X, num_groups, covariance_type):
 def broad_start(X, num_groups, covariance_type):
     """A start for optimisers: equal weights, every group at the overall mean and spread.
 
-    A tiny ridge (1e-6 of the average variance) keeps a constant feature's scale positive.
+    A tiny ridge (1e-6 of the average variance) keeps a constant feature's scale positive; when
+    every feature is constant it is 1e-6 of the mean square (or 1e-6 for data all zero).
     """
     X = np.asarray(X, dtype=np.float64)
     K, D = num_groups, X.shape[1]
     pooled = weighted_estimates(X, np.ones((len(X), 1)), covariance_type)
     cov = pooled["cov"] if covariance_type == "tied" else pooled["cov"][0]
-    cov = cov + 1e-6 * np.trace(cov) / D * np.eye(D)
+    ridge = 1e-6 * np.trace(cov) / D
+    if not ridge > np.finfo(np.float64).tiny:  # no spread: sigma = 0 would put corr_chol at 0 / 0
+        ridge = 1e-6 * (np.mean(X**2) or 1.0)
+    cov = cov + ridge * np.eye(D)
     if covariance_type != "tied":
         cov = np.broadcast_to(cov, (K, D, D))
     mu = np.broadcast_to(pooled["mu"], (K, D))
