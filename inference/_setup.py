@@ -5,6 +5,7 @@ import numpy as np
 from numpyro import handlers
 from numpyro.infer import Trace_ELBO, TraceEnum_ELBO
 
+from models._checks import check_values
 from models._priors import fixed_names
 
 from .handlers import is_enumerated
@@ -30,7 +31,7 @@ def check_init(init, spec, fixed=()):
         raise ValueError(f"init names parameters that do not exist: {unknown}; the parameters are {list(spec)}")
     out = {}
     for name, value in init.items():
-        value = np.asarray(value, dtype=np.float64)
+        value = check_values(f"init[{name!r}]", value)
         if value.shape != spec[name].shape:
             raise ValueError(f"init[{name!r}] must have shape {spec[name].shape}; got shape {value.shape}")
         if not np.all(np.asarray(spec[name].domain(value))):

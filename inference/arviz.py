@@ -21,7 +21,10 @@ from numpyro.contrib.funsor import enum
 from numpyro.contrib.funsor import log_density as enum_log_density
 from numpyro.infer import Predictive
 
+from models._checks import check_bool, check_int
+
 from .handlers import likelihood_only, uncondition
+from .result import check_fit
 
 with warnings.catch_warnings():  # ArviZ 0.23 announces its 1.0 refactor on import
     warnings.simplefilter("ignore", FutureWarning)
@@ -59,6 +62,9 @@ def to_inference_data(fit, *, predictive=False, seed=0):
     With ``predictive``, a ``posterior_predictive`` group holds one replicate of the observed
     data per posterior draw (for the models with a target, ``y`` given the same ``X``).
     """
+    check_fit("fit", fit)
+    check_bool("predictive", predictive)
+    check_int("seed", seed, minimum=0, maximum=2**63 - 1)  # what jax.random.PRNGKey takes, as in fit
     module = fit.model
     names = list(module.params(fit.data["X"].shape[1], **fit.options))
     if fit.samples is None:  # a point estimate: one chain of one draw

@@ -21,8 +21,10 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from models._checks import check_values
+
 from .relabel import relabel
-from .result import scalar_params
+from .result import check_fit, scalar_params
 
 with warnings.catch_warnings():  # ArviZ 0.23 announces its 1.0 refactor on import
     warnings.simplefilter("ignore", FutureWarning)
@@ -35,9 +37,9 @@ LEFT_OUT = ("corr_chol",)
 
 def _as_dict(fits):
     if isinstance(fits, dict):
-        items = list(fits.items())
+        items = [(name, check_fit(f"fits[{name!r}]", fit)) for name, fit in fits.items()]
     elif isinstance(fits, (list, tuple)):
-        items = [(fit.method, fit) for fit in fits]
+        items = [(check_fit(f"fits[{i}]", fit).method, fit) for i, fit in enumerate(fits)]
     else:
         raise TypeError(f"fits must be a dict {{name: Fit}} or a list of Fit; got {type(fits).__name__}")
     if not items:
@@ -47,8 +49,6 @@ def _as_dict(fits):
         raise ValueError(f"fits must have distinct names (one fit per method in a list); got {names}")
     first = items[0][1]
     for name, fit in items:
-        if not hasattr(fit, "params") or not hasattr(fit, "method"):
-            raise TypeError(f"fits[{name!r}] must be an inference.Fit; got {type(fit).__name__}")
         same = fit.model is first.model and fit.options == first.options and fit.data["X"].shape == first.data["X"].shape
         if not same:
             raise ValueError(
@@ -56,6 +56,18 @@ def _as_dict(fits):
                 f"X of shape {fit.data['X'].shape}, the first is {first.model_name} {first.options} on {first.data['X'].shape}"
             )
     return dict(items)
+
+
+def _check_truth(truth):
+    """``truth`` as ``{name: finite float64 array}``, or None."""
+    if truth is None:
+        return None
+    if not isinstance(truth, dict):
+        raise TypeError(
+            f"truth must be a dict {{name: array}} of the true parameters (a simulation's params); "
+            f"got {type(truth).__name__} {truth!r:.80}"
+        )
+    return {name: check_values(f"truth[{name!r}]", value) for name, value in truth.items()}
 
 
 def _reference(fits):
@@ -95,6 +107,7 @@ def align(fits, *, truth=None, reference=None):
     """``(fits, truth)`` with a mixture's components in the order of ``reference`` (by default
     the EM, else ML, MAP, first fit); other models' fits come back as they are."""
     fits = _as_dict(fits)
+    truth = _check_truth(truth)
     first = next(iter(fits.values()))
     if hasattr(first.model, "component_sites"):
         reference = _reference(fits) if reference is None else reference

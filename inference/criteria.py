@@ -15,10 +15,12 @@ import numpy as np
 from ._setup import free_params
 from .arviz import pointwise_log_likelihood
 from .handlers import parameter_transforms
+from .result import check_fit
 
 
 def num_free_params(fit):
     """The number of free scalar parameters of ``fit``'s model (unconstrained dimensions)."""
+    check_fit("fit", fit)
     names = free_params(fit.model, fit.data, fit.options, fit.priors)
     model = partial(fit.model.model, priors=fit.priors, **fit.options)
     values = {name: jnp.asarray(fit.params[name]) for name in names}
@@ -29,6 +31,7 @@ def num_free_params(fit):
 
 def information_criteria(fit):
     """``{"log_likelihood", "num_params", "aic", "bic"}`` at ``fit.params`` (a point estimate)."""
+    check_fit("fit", fit)
     names = free_params(fit.model, fit.data, fit.options, fit.priors)
     model = partial(fit.model.model, priors=fit.priors, **fit.options)
     draws = {name: jnp.asarray(fit.params[name])[None] for name in names}

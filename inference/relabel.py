@@ -11,6 +11,8 @@ reference. The ``ordered=True`` option is the alternative that prevents switchin
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from .result import Fit, check_fit
+
 
 def relabel(fit, reference):
     """The same :class:`inference.Fit` with its components aligned to ``reference``.
@@ -29,6 +31,11 @@ def relabel(fit, reference):
         ``samples`` permuted and ``params`` their means (or ``params`` permuted), and
         ``info["num_relabelled"]``, the number of draws (or estimates) whose labelling changed.
     """
+    check_fit("fit", fit)
+    if not isinstance(reference, (dict, Fit)) or "mu" not in (reference.params if isinstance(reference, Fit) else reference):
+        raise ValueError(
+            f"reference must be a dict with key 'mu' or an inference.Fit; got {type(reference).__name__} {reference!r:.80}"
+        )
     if not hasattr(fit.model, "component_sites"):
         raise ValueError(f"relabel needs a model with components; got {fit.model_name}")
     reference_mu = np.asarray((reference.params if hasattr(reference, "params") else reference)["mu"])

@@ -1,5 +1,6 @@
 """``Fit``: the one result type of every inference method."""
 
+import numbers
 from typing import NamedTuple
 
 import numpy as np
@@ -70,9 +71,11 @@ class Fit(NamedTuple):
         """``{name: (lower, upper)}``: ML estimate -+ z * stderr, z the normal quantile of ``level``."""
         if self.stderr is None:
             raise ValueError(f"wald_intervals needs standard errors, which method {self.method!r} did not give")
+        if isinstance(level, bool) or not isinstance(level, numbers.Real) or not 0 < float(level) < 1:
+            raise ValueError(f"level must be a number in (0, 1); got {type(level).__name__} {level!r}")
         from statistics import NormalDist
 
-        z = NormalDist().inv_cdf(0.5 + level / 2)
+        z = NormalDist().inv_cdf(0.5 + float(level) / 2)
         return {name: (self.params[name] - z * sd, self.params[name] + z * sd) for name, sd in self.stderr.items()}
 
     @property
@@ -103,3 +106,10 @@ def scalar_params(params):
 def fit_context(module, data, priors, seed, model_options):
     """The fields every method's :class:`Fit` shares: what was fitted, to what, and how seeded."""
     return {"model": module, "options": dict(model_options), "data": data, "priors": priors, "seed": seed}
+
+
+def check_fit(name, value):
+    """``value`` if it is a :class:`Fit`, else a ``TypeError`` naming the argument ``name``."""
+    if not isinstance(value, Fit):
+        raise TypeError(f"{name} must be an inference.Fit, as fit(...) returns; got {type(value).__name__} {value!r:.80}")
+    return value

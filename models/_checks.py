@@ -7,6 +7,7 @@ scikit-learn's ``check_array``.
 import itertools
 import mmap
 import numbers
+from collections.abc import Mapping
 
 import jax
 import jax.numpy as jnp
@@ -220,3 +221,107 @@ def check_key(name, value):
         described = f"{type(value).__name__}" + (f" of dtype {dtype} and shape {shape}" if dtype is not None else f" {value!r}")
         raise TypeError(f"{name} must be a JAX PRNG key, such as jax.random.PRNGKey(0); got {described}")
     return value
+
+
+def check_values(name, value):
+    """A finite float64 array of any shape (a traced value is returned as it is)."""
+    if isinstance(value, jax.core.Tracer):
+        return value
+    array = _as_numeric(name, value).astype(np.float64)
+    _check_finite(name, array)
+    return array
+
+
+def check_probabilities(name, value):
+    """``value`` (a checked float array, last axis the categories) as probability vectors."""
+    if isinstance(value, jax.core.Tracer):
+        return value
+    # 1e-5: a simplex computed in float32 sums to 1 only within some K * 1.2e-7
+    if np.any(value < 0) or np.any(np.abs(value.sum(axis=-1) - 1.0) > 1e-5):
+        raise ValueError(
+            f"{name} must be a probability vector (entries >= 0 summing to 1); got {np.array2string(value, precision=4)}"
+        )
+    return value
+
+
+def check_covariance(name, value):
+    """``value`` (a checked float array of shape (..., D, D)) as symmetric positive definite matrices."""
+    if isinstance(value, jax.core.Tracer):
+        return value
+    asymmetry = np.abs(value - np.swapaxes(value, -1, -2)).max(initial=0.0)
+    if asymmetry > 1e-6 * max(np.abs(value).max(initial=0.0), np.finfo(np.float64).tiny):
+        raise ValueError(f"{name} must be symmetric; got entries that differ from their transpose by up to {asymmetry:.3g}")
+    try:
+        np.linalg.cholesky(value)
+    except np.linalg.LinAlgError:
+        smallest = float(np.linalg.eigvalsh(value).min())
+        raise ValueError(
+            f"{name} must be positive definite; got a matrix whose smallest eigenvalue is {smallest:.3g}"
+        ) from None
+    return value
+
+
+_DOMAINS = {"simplex": check_probabilities, "covariance": check_covariance}
+
+
+def check_theta(theta, shapes, *, optional=(), domains=None):
+    """Validated parameters ``theta`` for a fitted model's functions (prediction, densities).
+
+    ``shapes`` maps each parameter used to its shape, or to a list of accepted shapes, whose
+    entries are integers or letters (``"K"``, ``"D"``) that must take one value across
+    parameters; ``optional`` names the parameters that may be absent; ``domains`` maps a
+    parameter to ``"simplex"`` (probability vectors along the last axis) or ``"covariance"``
+    (symmetric positive definite). Returns a dict of the parameters used, float64 arrays
+    (traced values as they are), checked to be finite; other entries of ``theta`` are ignored.
+    """
+    if not isinstance(theta, Mapping):
+        raise TypeError(f"theta must be a dict {{name: array}} of parameters; got {type(theta).__name__}")
+    missing = [name for name in shapes if name not in theta and name not in optional]
+    if missing:
+        raise ValueError(
+            f"theta must have the parameter(s) {list(shapes)}; missing {missing}, got keys {sorted(map(str, theta))}"
+        )
+    sizes, out = {}, {}
+    for name, accepted in shapes.items():
+        if name not in theta:
+            continue
+        label = f"theta[{name!r}]"
+        value = check_values(label, theta[name])
+        accepted = accepted if isinstance(accepted, list) else [accepted]
+        for shape in accepted:
+            bound = _match_shape(np.shape(value), shape, sizes)
+            if bound is not None:
+                sizes = bound
+                break
+        else:
+            expected = " or ".join(str(tuple(shape)).replace("'", "") for shape in accepted)
+            known = ", ".join(f"{letter} = {size}" for letter, size in sizes.items())
+            raise ValueError(
+                f"{label} must have shape {expected}{f' with {known}' if known else ''}; got shape {np.shape(value)}"
+            )
+        if domains and name in domains:
+            value = _DOMAINS[domains[name]](label, value)
+        out[name] = value
+    return out
+
+
+def _match_shape(shape, expected, sizes):
+    """``sizes`` extended by the letters of ``expected`` if ``shape`` matches it, else None."""
+    if len(shape) != len(expected):
+        return None
+    sizes = dict(sizes)
+    for size, want in zip(shape, expected):
+        if isinstance(want, str):
+            want = sizes.setdefault(want, size)
+        if size != want:
+            return None
+    return sizes
+
+
+def check_gaussian_theta(theta):
+    """``pi`` (K,), ``mu`` (K, D) and ``cov`` (K, D, D) or tied (D, D) of the Gaussian models,
+    checked by :func:`check_theta`."""
+    return check_theta(
+        theta, {"pi": ("K",), "mu": ("K", "D"), "cov": [("K", "D", "D"), ("D", "D")]},
+        domains={"pi": "simplex", "cov": "covariance"},
+    )

@@ -32,10 +32,15 @@ import numpy as np
 from . import _gaussian
 from ._checks import (
     as_features,
+    check_array,
     check_bool,
+    check_covariance,
     check_features,
+    check_gaussian_theta,
     check_int,
+    check_key,
     check_labels,
+    check_probabilities,
     check_X,
 )
 from ._priors import resolve_priors
@@ -89,6 +94,7 @@ def model(X, y=None, labelled=None, *, priors=None, num_classes=2, shared_covari
 def predict_log_proba(theta, X):
     """``log p(y = c | x)`` by Bayes' rule in log space (eq. 1.4), shape (N, C); finite where
     ``predict_proba`` underflows to 0 (a confident QDA far from a class)."""
+    theta = check_gaussian_theta(theta)
     X = check_features(X, np.shape(theta["mu"])[-1])
     return jax.nn.log_softmax(_gaussian.log_joint(X, theta["pi"], theta["mu"], theta["cov"]), axis=-1)
 
@@ -187,6 +193,7 @@ def logistic_parameters(theta):
     dict
         ``{"a": (D,), "b": ()}`` for C = 2, ``{"a": (C, D), "b": (C,)}`` (softmax form) for C > 2.
     """
+    theta = check_gaussian_theta(theta)
     cov = jnp.asarray(theta["cov"])
     if cov.ndim != 2:
         raise ValueError(f"theta['cov'] must be one shared (D, D) covariance; got shape {cov.shape}")
@@ -207,14 +214,20 @@ def simulate(rng_key, num_data=300, num_features=2, *, num_classes=2, shared_cov
     covariances with unit scale and correlation +-0.4 between neighbouring features
     (one shared covariance when ``shared_covariance``). Returns ``Simulation(data, params)``.
     """
-    C, D = num_classes, num_features
-    pi = jnp.full(C, 1.0 / C) if pi is None else jnp.asarray(pi, dtype=float)
-    mu = _gaussian.spread_means(C, D, 3.0) if mu is None else jnp.asarray(mu, dtype=float)
+    check_key("rng_key", rng_key)
+    num_data = check_int("num_data", num_data, minimum=1)
+    C = check_int("num_classes", num_classes, minimum=2)
+    D = check_int("num_features", num_features, minimum=1)
+    check_bool("shared_covariance", shared_covariance)
+    pi = jnp.full(C, 1.0 / C) if pi is None else jnp.asarray(check_probabilities("pi", check_array("pi", pi, (C,))))
+    mu = _gaussian.spread_means(C, D, 3.0) if mu is None else jnp.asarray(check_array("mu", mu, (C, D)))
     if cov is None:
         rho = 0.4 * jnp.where(jnp.arange(C) % 2 == 0, 1.0, -1.0)
         ladder = jnp.eye(D, k=1) + jnp.eye(D, k=-1)
         cov = jnp.eye(D) + rho[:, None, None] * ladder
         cov = cov[0] if shared_covariance else cov
+    else:
+        cov = check_covariance("cov", check_array("cov", cov, (D, D) if shared_covariance else (C, D, D)))
     cov = jnp.asarray(cov, dtype=float)
     y, X = _gaussian.sample(rng_key, num_data, pi, mu, cov)
     truth = {"pi": pi, "mu": mu, "cov": cov, **_gaussian.scales_from_cov(cov, _covariance_type(shared_covariance))}

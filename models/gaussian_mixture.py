@@ -32,10 +32,15 @@ from numpyro.distributions import constraints
 from . import _gaussian
 from ._checks import (
     as_features,
+    check_array,
     check_bool,
     check_choice,
+    check_covariance,
     check_features,
+    check_gaussian_theta,
     check_int,
+    check_key,
+    check_probabilities,
     check_X,
 )
 from ._ordered import FirstColumnOrdered, first_column_ordered
@@ -85,6 +90,7 @@ def model(X, *, priors=None, num_components=2, covariance_type="full", ordered=F
 
 def responsibilities(theta, X):
     """``gamma_nk = p(z_n = k | x_n, theta)`` (eq. 1.18), shape (N, K), from ``pi, mu, cov``."""
+    theta = check_gaussian_theta(theta)
     X = check_features(X, np.shape(theta["mu"])[-1])
     return _gaussian.posterior_probs(X, theta["pi"], theta["mu"], theta["cov"])
 
@@ -96,6 +102,7 @@ def assignments(theta, X):
 
 def log_likelihood(theta, X):
     """Pointwise marginal log-likelihood ``log sum_k pi_k N(x_n | mu_k, cov_k)``, shape (N,)."""
+    theta = check_gaussian_theta(theta)
     X = check_features(X, np.shape(theta["mu"])[-1])
     return _gaussian.marginal_log_density(X, theta["pi"], theta["mu"], theta["cov"])
 
@@ -214,13 +221,19 @@ def simulate(rng_key, num_data=500, num_features=2, *, num_components=2, covaria
     D = 1), so that the components are well separated; unit covariances (with correlation 0.3
     between neighbouring features for full and tied).
     """
-    K, D = num_components, num_features
-    pi = jnp.full(K, 1.0 / K) if pi is None else jnp.asarray(pi, dtype=float)
-    mu = _gaussian.spread_means(K, D, 4.0) if mu is None else jnp.asarray(mu, dtype=float)
+    check_key("rng_key", rng_key)
+    num_data = check_int("num_data", num_data, minimum=1)
+    D = check_int("num_features", num_features, minimum=1)
+    K = check_int("num_components", num_components, minimum=1)
+    check_choice("covariance_type", covariance_type, COVARIANCE_TYPES)
+    pi = jnp.full(K, 1.0 / K) if pi is None else jnp.asarray(check_probabilities("pi", check_array("pi", pi, (K,))))
+    mu = _gaussian.spread_means(K, D, 4.0) if mu is None else jnp.asarray(check_array("mu", mu, (K, D)))
     if cov is None:
         full = jnp.eye(D) + 0.3 * (jnp.eye(D, k=1) + jnp.eye(D, k=-1))
         cov = full if covariance_type in ("full", "tied") else jnp.eye(D)
         cov = cov if covariance_type == "tied" else jnp.broadcast_to(cov, (K, D, D))
+    else:
+        cov = check_covariance("cov", check_array("cov", cov, (D, D) if covariance_type == "tied" else (K, D, D)))
     cov = jnp.asarray(cov, dtype=float)
     z, X = _gaussian.sample(rng_key, num_data, pi, mu, cov)
     truth = {"pi": pi, "mu": mu, "cov": cov, **_gaussian.scales_from_cov(cov, covariance_type)}

@@ -18,7 +18,9 @@ Shapes: ``X`` (N, D), ``y`` (N,) in {0, 1}, ``a`` (F,) with F the number of feat
 """
 
 import itertools
+import math
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import numpyro
@@ -29,10 +31,12 @@ from numpyro.distributions import constraints
 
 from ._checks import (
     as_features,
+    check_array,
     check_bool,
-    check_features,
     check_int,
+    check_key,
     check_labels,
+    check_theta,
     check_X,
 )
 from ._priors import Param, resolve_priors, sample_params
@@ -42,7 +46,11 @@ OPTIONS = {"fit_intercept": True, "degree": 1}
 HAS_TARGET = True
 
 
+MAX_MAPPED_FEATURES = 10_000  # beyond it phi would take minutes to build and a fit hours
+
+
 def _monomials(num_features, degree):
+    num_mapped_features(num_features, degree)  # the cap, before anything is enumerated
     return [
         combo
         for d in range(1, degree + 1)
@@ -51,13 +59,27 @@ def _monomials(num_features, degree):
 
 
 def num_mapped_features(num_features, degree=1):
-    """F, the length of ``phi(x)`` for D = ``num_features``: C(D + degree, degree) - 1."""
-    return len(_monomials(num_features, degree))
+    """F, the length of ``phi(x)`` for D = ``num_features``: C(D + degree, degree) - 1, at most
+    ``MAX_MAPPED_FEATURES``."""
+    num_features = check_int("num_features", num_features, minimum=1)
+    degree = check_int("degree", degree, minimum=1)
+    # counted, not enumerated: degree = 10**4 with 5 features has 8e17 monomials. C(D + degree,
+    # min(D, degree)) is quick while the smaller is small, and beyond 64 it exceeds C(128, 64) > 1e37
+    smaller = min(num_features, degree)
+    F = math.comb(num_features + degree, smaller) - 1 if smaller <= 64 else None
+    if F is None or F > MAX_MAPPED_FEATURES:
+        count = "more than 1e37" if F is None else str(F) if F < 10**15 else f"{float(F):.3g}"
+        raise ValueError(
+            f"degree must keep the number of monomials at most {MAX_MAPPED_FEATURES}; got degree = {degree} with "
+            f"{num_features} feature(s), which gives C({num_features} + {degree}, {degree}) - 1 = {count}"
+        )
+    return F
 
 
 def feature_map(X, degree=1):
     """``phi(X)``: the monomials of total degree 1..``degree``, shape (N, F), in scikit-learn's order."""
     X = as_features(X)
+    num_mapped_features(X.shape[1], degree)
     if degree == 1:
         return X
     return jnp.stack([jnp.prod(X[:, list(combo)], axis=1) for combo in _monomials(X.shape[1], degree)], axis=1)
@@ -78,6 +100,7 @@ def check_data(X, y, *, fit_intercept=True, degree=1):
     check_bool("fit_intercept", fit_intercept)
     check_int("degree", degree, minimum=1)
     X = check_X(X)
+    num_mapped_features(X.shape[1], degree)
     return {"X": X, "y": check_labels(y, X.shape[0], 2)}
 
 
@@ -97,13 +120,14 @@ def model(X, y=None, *, priors=None, fit_intercept=True, degree=1):
 
 def predict_proba(theta, X, *, degree=1):
     """``p(y = 1 | x) = sigmoid(s(x))`` for each row of ``X``, shape (N,)."""
-    num_features = np.shape(X)[-1] if np.ndim(X) == 2 else 1
-    if num_mapped_features(num_features, degree) != np.shape(theta["a"])[-1]:
+    theta = check_theta(theta, {"a": ("F",), "b": ()}, optional=("b",))
+    X = as_features(X) if isinstance(X, jax.core.Tracer) else check_X(X)
+    if num_mapped_features(X.shape[1], degree) != np.shape(theta["a"])[-1]:
         raise ValueError(
             f"X must have features whose map phi (degree {degree}) has {np.shape(theta['a'])[-1]} entries, "
             f"as theta['a'] does; got shape {np.shape(X)}"
         )
-    return sigmoid(logits(theta, check_features(X, num_features), degree=degree))
+    return sigmoid(logits(theta, jnp.asarray(X), degree=degree))
 
 
 SEPARATION_LOGIT = 15.0  # |s| at which a fit is checked for separation: p within 3e-7 of 0 or 1
@@ -211,9 +235,12 @@ def simulate(rng_key, num_data=200, num_features=2, *, a=None, b=-0.5, fit_inter
 
     ``a`` defaults to ``linspace(2, -2, F)``; returns ``Simulation(data, params)``.
     """
+    check_key("rng_key", rng_key)
+    num_data = check_int("num_data", num_data, minimum=1)
     F = num_mapped_features(num_features, degree)
-    a = jnp.linspace(2.0, -2.0, F) if a is None else jnp.asarray(a, dtype=float)
-    truth = {"a": a, "b": jnp.asarray(b)} if fit_intercept else {"a": a}
+    check_bool("fit_intercept", fit_intercept)
+    a = jnp.linspace(2.0, -2.0, F) if a is None else jnp.asarray(check_array("a", a, (F,)))
+    truth = {"a": a, "b": jnp.asarray(float(check_array("b", b, ())))} if fit_intercept else {"a": a}
     key_x, key_y = random.split(rng_key)
     X = random.normal(key_x, (num_data, num_features))
     y = random.bernoulli(key_y, predict_proba(truth, X, degree=degree)).astype(jnp.int32)

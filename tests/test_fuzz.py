@@ -34,7 +34,7 @@ from hypothesis.extra import numpy as hnp
 
 import inference.api
 import models
-from inference import Fit, fit
+from inference import ConvergenceWarning, Fit, fit
 from inference.compare import compare
 from inference.criteria import information_criteria
 from models import (
@@ -227,8 +227,6 @@ def _known_bug(model, method, data):
     """
     X = np.asarray(data["X"], dtype=np.float64)
     gaussian = model in ("gaussian_classifier", "gaussian_mixture")
-    if model == "gaussian_classifier" and method not in ("ml", "laplace") and np.all(np.var(X, axis=0) == 0.0):
-        return "broad_start: with every feature constant sigma = 0 and corr_chol is NaN"
     # the data far outside the N(0, 10^2) prior on mu: L-BFGS steps sigma to ~1e308 (the loss
     # stays finite) and the deterministic cov = sigma^2 overflows; seen from |X| ~ 1e4, kept out from 1e3
     if gaussian and method == "map" and np.max(np.abs(X)) > 1e3:
@@ -236,9 +234,9 @@ def _known_bug(model, method, data):
     # centred second moments cancel (E[x^2] - mean^2 at |x| ~ 1e5 loses more than reg_covar = 1e-6)
     if model == "gaussian_mixture" and method == "em" and np.max(np.abs(X)) > 1e4:
         return "EM's M-step: a negative variance from cancellation, then NaN"
-    # NUTS wanders to sigma ~1e154 (cov = sigma^2 overflows) or to NaN, and says nothing
+    # NUTS wanders to sigma ~1e154 (cov = sigma^2 overflows) or to NaN: warned, not refused
     if gaussian and method == "nuts" and np.max(np.abs(X)) > 1e6:
-        return "NUTS: NaN or overflowing draws, with no warning"
+        return "NUTS: NaN or overflowing draws, with a ConvergenceWarning"
     return None
 
 
@@ -692,8 +690,7 @@ def _xfail(reason):
     return pytest.mark.xfail(strict=True, reason=reason)
 
 
-@_xfail("logistic_regression.predict_proba calls np.ndim(X) before validating X: a raw NumPy ValueError")
-def test_known_bug_logistic_predict_proba_on_ragged_X():
+def test_logistic_predict_proba_validates_X_first():
     finite_or_clear(lambda: logistic_regression.predict_proba(_truth("logistic_regression"), [[1.0, 2.0], [3.0]]),
                     ["X"])
 
@@ -706,8 +703,7 @@ def test_known_bug_logistic_predict_proba_on_ragged_X():
 ], ids=["logistic-predict_proba", "classifier-predict_log_proba", "mixture-responsibilities",
         "mixture-log_likelihood"])
 @pytest.mark.parametrize("corruption", ["nan", "missing"])
-@_xfail("theta is not validated: NaN parameters give NaN results, a missing one a KeyError")
-def test_known_bug_theta_is_not_validated(function, model, name, corruption):
+def test_theta_is_validated(function, model, name, corruption):
     theta = dict(_truth(model))
     if corruption == "nan":
         theta[name] = np.full(np.shape(theta[name]), np.nan)
@@ -723,17 +719,23 @@ def test_known_bug_theta_is_not_validated(function, model, name, corruption):
     lambda: gaussian_classifier.simulate(KEY, 5, 2, cov=-np.eye(2)),
     lambda: gaussian_mixture.simulate(KEY, 5, num_components=0),
     lambda: gaussian_mixture.simulate(KEY, 5, 2, pi=[np.nan, 1.0]),
+    lambda: logistic_regression.feature_map(np.ones((2, 5)), 10**4),
 ], ids=["feature_map-degree-0", "logistic-simulate-num_data", "classifier-simulate-num_features",
-        "classifier-simulate-cov", "mixture-simulate-num_components", "mixture-simulate-pi"])
-@_xfail("simulate and feature_map do not validate their arguments (models._checks.check_int, check_array and "
-        "check_key now exist for it)")
-def test_known_bug_arguments_not_validated(call):
+        "classifier-simulate-cov", "mixture-simulate-num_components", "mixture-simulate-pi",
+        "feature_map-degree-huge"])
+def test_simulate_and_feature_map_validate_arguments(call):
     finite_or_clear(call, ["degree", "num_data", "num_features", "cov", "num_components", "pi"])
 
 
-@_xfail("_gaussian.broad_start: with every feature constant (or its variance below 1e-308) sigma = 0 and "
-        "corr_chol = NaN; the ridge 1e-6 * trace / D is 0 then")
-def test_known_bug_classifier_init_values_on_constant_features():
+def test_feature_map_degree_is_capped_before_enumerating():
+    """8e17 monomials: counted with math.comb and refused at once, never enumerated (a hang)."""
+    with pytest.raises(ValueError, match=r"degree must keep the number of monomials at most 10000; got degree = 10000 "
+                                         r"with 5 feature\(s\), which gives C\(5 \+ 10000, 10000\) - 1 = 8.35e\+17"):
+        logistic_regression.feature_map(np.ones((2, 5)), 10**4)
+
+
+def test_classifier_init_values_on_constant_features():
+    """Every feature constant: the start's ridge falls back to the data's mean square (was sigma = 0)."""
     finite_or_clear(lambda: gaussian_classifier.init_values(KEY, np.zeros((2, 2)), np.array([0, 1])), ["X"])
 
 
@@ -755,8 +757,7 @@ def ml_fit():
     (lambda f: fit("linear_regression", f.data, "ml", init={"sigma": "a"}), ["init"]),
 ], ids=["compare-truth-list", "compare-not-a-fit", "compare-truth-nan", "criteria-not-a-fit", "wald-level-nan",
         "to_idata-seed", "fit-init-string"])
-@_xfail("post-fit functions do not validate their arguments: AttributeError, NaN in a table, raw JAX errors")
-def test_known_bug_post_fit_arguments_not_validated(ml_fit, call, names):
+def test_post_fit_arguments_are_validated(ml_fit, call, names):
     finite_or_clear(lambda: call(ml_fit), names)
 
 
@@ -765,9 +766,7 @@ RNG_Z = np.random.default_rng(0).uniform(-3, 3, size=(6, 2))
 
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["map", "nuts", "vi"])
-@_xfail("_gaussian.broad_start: every feature constant gives sigma = 0, corr_chol NaN; MAP and NUTS return NaN "
-        "(NUTS without a warning), VI fails in NumPyro's validation of scale_tril")
-def test_known_bug_classifier_on_constant_features(method):
+def test_classifier_on_constant_features(method):
     data = {"X": np.ones((6, 2)), "y": np.arange(6) % 2}
     finite_or_clear(lambda: fit("gaussian_classifier", data, method, **SMALL[method]), FIT_NAMES)
 
@@ -800,7 +799,11 @@ def _nuts_case(model):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("model", ["gaussian_classifier", "gaussian_mixture"])
-@_xfail("NUTS far from the priors' scale: draws of sigma ~1e154 (cov = sigma^2 overflows, classifier) or NaN "
-        "(mixture, a constant feature and another at -1e9), and no warning")
-def test_known_bug_gaussian_nuts_non_finite_draws(model):
-    finite_or_clear(lambda: fit(model, _nuts_case(model), "nuts", **SMALL["nuts"]), FIT_NAMES)
+def test_gaussian_nuts_non_finite_draws_are_never_silent(model):
+    """Far from the priors' scale NUTS draws sigma ~1e154 (cov = sigma^2 overflows, classifier) or
+    NaN (mixture, a constant feature and another at -1e9). Such draws are the posterior as float64
+    computes it, so they are returned, but never silently: a ConvergenceWarning names them and the
+    fit is not converged."""
+    with pytest.warns(ConvergenceWarning, match=r"non-finite draws \(NaN or inf entries\): \{'"):
+        result = fit(model, _nuts_case(model), "nuts", **SMALL["nuts"])
+    assert not result.converged and result.info["non_finite"]
