@@ -9,6 +9,10 @@ The loss is minimised over the guide's unconstrained parameters by :func:`infere
 full-batch and deterministic, divided by ``num_data`` so that the absolute ``gtol`` means the
 same at every data size. The compiled solver is cached (:mod:`inference._compiled`): a second
 fit of new data of the same shape does not recompile.
+
+With several JAX devices (``devices``: all by default) the rows are sharded across them
+(:mod:`inference._sharding`, padded with rows of weight 0) and XLA sums the loss and its
+gradient across devices: the same fit up to the order of the additions.
 """
 
 import warnings
@@ -26,7 +30,14 @@ from numpyro.infer.initialization import init_to_median
 from . import optim
 from ._compiled import compiled
 from ._setup import elbo_for, starting_values, tolerances
-from .handlers import hide_enumerated, likelihood_only, scale_data, with_deterministic
+from ._sharding import row_mesh, sharded_data
+from .handlers import (
+    hide_enumerated,
+    likelihood_only,
+    observed_rows,
+    scale_data,
+    with_deterministic,
+)
 from .result import Fit, fit_context
 
 OPTIONS = {
@@ -36,6 +47,7 @@ OPTIONS = {
     "ftol": None,
     "learning_rate": 1e-2,
     "batch_size": None,
+    "devices": None,
     "init": None,
 }
 OPTIMIZERS = ("lbfgs", "adam")
@@ -50,19 +62,23 @@ class IllPosedWarning(ConvergenceWarning):
     the method returns is where it stopped (ML) or held by a guard (EM's ``reg_covar``)."""
 
 
-def _solve(rng_key, start, data, *, model, target, optimizer, max_iter, gtol, ftol, learning_rate, batch_size,
+def _solve(rng_key, start, data, mask, *, model, target, optimizer, max_iter, gtol, ftol, learning_rate, batch_size,
            curvature):
     """Set up SVI on ``target`` and minimise its loss from ``start``; traced by ``jax.jit``.
 
     Everything stateful (the guide's prototype, SVI's transforms) is built inside the trace, so
-    the whole fit is one compiled program and a retrace for new shapes starts afresh.
+    the whole fit is one compiled program and a retrace for new shapes starts afresh. ``mask``
+    (rows sharded over devices, :func:`inference._sharding.sharded_data`) marks the rows that
+    are data, not padding; None for data on one device.
     """
+    if mask is not None:
+        target = observed_rows(target, mask=mask)
     elbo = elbo_for(target, start, data)
     guide = AutoDelta(hide_enumerated(target), init_loc_fn=init_to_median)
     # SVI is used for its parameter layout and transforms; optim.minimize takes the steps
     svi = SVI(target, guide, optax.identity(), elbo)
     state = svi.init(rng_key, init_params={f"{name}_auto_loc": value for name, value in start.items()}, **data)
-    num_data = data["X"].shape[0]
+    num_data = data["X"].shape[0] if mask is None else mask.sum()
 
     def loss(unconstrained):
         return elbo.loss(rng_key, svi.constrain_fn(unconstrained), target, guide, **data) / num_data
@@ -93,8 +109,12 @@ def _solve(rng_key, start, data, *, model, target, optimizer, max_iter, gtol, ft
 
 
 def point_estimate(method, module, data, *, priors, seed, model_options, likelihood, optimizer, max_iter, gtol, ftol,
-                   learning_rate, batch_size, init):
+                   learning_rate, batch_size, devices, init):
     """Fit ``module.model`` by ML (``likelihood=True``) or MAP; see the module docstring."""
+    mesh = row_mesh(devices)
+    if mesh is not None and batch_size is not None:
+        raise ValueError(f"batch_size and devices > 1 do not combine (minibatches are drawn on one device); got "
+                         f"batch_size = {batch_size} with {mesh.size} devices (devices = {devices})")
     key_init, key_svi = random.split(random.PRNGKey(seed))
     start = starting_values(module, key_init, data, model_options, init, priors)
     problem = getattr(module, "mle_problem", None) if likelihood else None
@@ -115,7 +135,7 @@ def point_estimate(method, module, data, *, priors, seed, model_options, likelih
         partial(_solve, model=model, target=target, optimizer=optimizer, max_iter=max_iter, gtol=gtol, ftol=ftol,
                 learning_rate=learning_rate, batch_size=batch_size, curvature=likelihood),
     )
-    params, result, curvature = solver(key_svi, start, data)
+    params, result, curvature = solver(key_svi, start, *sharded_data(data, mesh))
     num_data = data["X"].shape[0]
     num_steps = int(result.num_steps)
     status = int(result.status)
@@ -142,7 +162,8 @@ def point_estimate(method, module, data, *, priors, seed, model_options, likelih
         num_steps=num_steps,
         **fit_context(module, data, priors, seed, model_options),
         method_options=dict(optimizer=optimizer, max_iter=max_iter, gtol=gtol, ftol=ftol,
-                            learning_rate=learning_rate, batch_size=batch_size, init=init),
+                            learning_rate=learning_rate, batch_size=batch_size,
+                            devices=1 if mesh is None else mesh.size, init=init),
         info={
             "status": message,
             "grad_norm": float(result.grad_norm),

@@ -46,7 +46,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import random, shard_map
 from jax.scipy.special import logsumexp
-from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
+from jax.sharding import PartitionSpec
 from numpyro import handlers
 from numpyro.infer.util import log_density
 from tqdm import tqdm
@@ -63,6 +63,7 @@ from ._setup import (
     starting_values,
     tolerances,
 )
+from ._sharding import placed, row_mesh
 from .handlers import (
     likelihood_only,
     log_prior,
@@ -195,31 +196,11 @@ def _spread_sample(X, num_rows=STREAM_SAMPLE_ROWS, num_runs=100):
     return np.concatenate([read_rows(X, begin, begin + run) for begin in starts])
 
 
-def row_mesh(devices):
-    """A one-axis mesh ``("rows",)`` over the first ``devices`` devices (all when None), or None
-    for one device. Automatic axis types: the explicit default fails inside the Gaussian
-    log-density and the M-step's matrix products."""
-    available = jax.devices()
-    count = len(available) if devices is None else devices
-    if count > len(available):
-        raise ValueError(f"devices must be at most the {len(available)} available JAX device(s); got devices = {devices}")
-    if count == 1:
-        return None
-    return Mesh(np.asarray(available[:count]), ("rows",), axis_types=(AxisType.Auto,))
-
-
-def _placed(mesh, *arrays):
-    """The arrays sharded along their first axis over ``mesh`` (unchanged without one)."""
-    if mesh is None:
-        return arrays
-    return tuple(jax.device_put(a, NamedSharding(mesh, PartitionSpec("rows"))) for a in arrays)
-
-
 def _run_compiled(data, start, *, module, options, reg_covar, max_iter, tol, chunk_size, mesh):
     """EM in one compiled ``while_loop`` over a model's ``em_statistics`` (summed over chunks of
     rows, and over devices when ``mesh`` shards the chunks) and ``em_update``: the same trace and
     stopping rule as :func:`_run_once`."""
-    rows, weights = _placed(mesh, *chunk_rows(data["X"], chunk_size, 1 if mesh is None else mesh.size))
+    rows, weights = placed(mesh, *chunk_rows(data["X"], chunk_size, 1 if mesh is None else mesh.size))
     params = {k: jnp.asarray(v) for k, v in start.items()}
     num_evaluations, params, trace = _em_loop(
         rows, weights, params, reg_covar, tol, statistics=module.em_statistics, update=module.em_update,
@@ -256,7 +237,7 @@ def _run_streamed(X, start, *, module, options, reg_covar, max_iter, tol, chunk_
     for _ in tqdm(range(max_iter + 1), desc="em (streamed)", disable=not progress_bar):
         total = None
         for rows, weights in _blocks(X, block_rows, chunk_size):
-            stats = _total_statistics(*_placed(mesh, rows, weights), params, **static)
+            stats = _total_statistics(*placed(mesh, rows, weights), params, **static)
             total = stats if total is None else jax.tree.map(jnp.add, total, stats)
         trace.append(float(total["log_likelihood"]))
         if _converged(trace, len(X), tol):

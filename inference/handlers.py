@@ -73,6 +73,23 @@ class scale_data(Messenger):
             msg["scale"] = self.factor if msg.get("scale") is None else self.factor * msg["scale"]
 
 
+class observed_rows(Messenger):
+    """Score the observed sites of the plate ``"data"`` only on the rows where ``mask`` is True.
+
+    The padding rows of data sharded over devices (:func:`inference._sharding.sharded_data`)
+    then add exactly 0, also when a discrete latent is summed out: the latent's own terms sum to
+    1 over its values. (A 0 scale would do without enumeration, which takes only scalar scales.)
+    """
+
+    def __init__(self, fn=None, mask=None):
+        self.mask = mask
+        super().__init__(fn)
+
+    def process_message(self, msg):
+        if msg["type"] == "sample" and msg["is_observed"] and any(f.name == "data" for f in msg["cond_indep_stack"]):
+            msg["fn"] = msg["fn"].mask(self.mask)
+
+
 class uncondition(Messenger):
     """Sample the observed sites instead of scoring the data: posterior predictive draws.
 

@@ -10,7 +10,9 @@ fitted guide pushed through the constraints, one chain.
 ``batch_size`` B < N fits on minibatches: each step draws B rows (with replacement) and scales
 their log-likelihood by N / B (:class:`inference.handlers.scale_data`, what a subsampled
 ``numpyro.plate`` does), an unbiased estimate of the full ELBO whose gradient costs O(B), so N
-can be as large as memory holds. The whole fit is one compiled program
+can be as large as memory holds. With several JAX devices (``devices``: all by default) the
+rows are sharded across them and XLA sums the ELBO and its gradient across devices (as for ML
+and MAP, :mod:`inference._point`). The whole fit is one compiled program
 (:mod:`inference._compiled`), its steps one ``lax.scan``.
 
 The negative ELBO is a noisy objective, so ``converged`` is a plateau test: the mean over the
@@ -32,7 +34,8 @@ from tqdm import tqdm
 
 from ._compiled import compiled
 from ._setup import elbo_for, starting_values
-from .handlers import hide_enumerated, scale_data, with_deterministic
+from ._sharding import row_mesh, sharded_data
+from .handlers import hide_enumerated, observed_rows, scale_data, with_deterministic
 from .result import Fit, fit_context
 
 OPTIONS = {
@@ -42,6 +45,7 @@ OPTIONS = {
     "num_particles": 1,
     "num_samples": 1000,
     "batch_size": None,
+    "devices": None,
     "progress_bar": False,
     "init": None,
 }
@@ -64,11 +68,12 @@ def _advance(steps):
         _BAR.update(int(steps))
 
 
-def _solve(rng_key, start, data, *, model, guide, num_steps, learning_rate, num_particles, num_samples, batch_size,
+def _solve(rng_key, start, data, mask, *, model, guide, num_steps, learning_rate, num_particles, num_samples, batch_size,
            progress_bar):
     """The whole fit, traced by ``jax.jit``: the guide and SVI are built inside the trace, the
     steps run in one ``lax.scan`` on all rows or on minibatches of ``batch_size`` rows drawn with
-    replacement, and the draws and medians are pushed through the model's deterministic sites."""
+    replacement, and the draws and medians are pushed through the model's deterministic sites.
+    ``mask`` marks the rows that are data, not padding (rows sharded over devices)."""
     key_init, key_steps, key_draw = random.split(rng_key, 3)
     num_data = data["X"].shape[0]
     auto = GUIDES[guide](hide_enumerated(model), init_loc_fn=init_to_value(values=start))
@@ -76,6 +81,7 @@ def _solve(rng_key, start, data, *, model, guide, num_steps, learning_rate, num_
     # the gradient noise of the one-sample ELBO, several tenths of a posterior sd on logistic data
     schedule = optax.cosine_decay_schedule(learning_rate, num_steps, alpha=0.01)
     target = model if batch_size is None else scale_data(model, factor=num_data / batch_size)
+    target = target if mask is None else observed_rows(target, mask=mask)
     svi = SVI(target, auto, optax.adam(schedule), elbo_for(model, start, data, num_particles))
 
     def batch(key):
@@ -101,11 +107,15 @@ def _solve(rng_key, start, data, *, model, guide, num_steps, learning_rate, num_
 
 
 def run(module, data, *, priors, seed, model_options, guide, num_steps, learning_rate, num_particles, num_samples,
-        batch_size, progress_bar, init):
+        batch_size, devices, progress_bar, init):
     """Fit the guide; ``params`` are the guide's medians, ``samples`` its draws."""
     num_data = data["X"].shape[0]
     if batch_size is not None and batch_size > num_data:
         raise ValueError(f"batch_size must be at most num_data = {num_data}; got batch_size = {batch_size}")
+    mesh = row_mesh(devices)
+    if mesh is not None and batch_size is not None:
+        raise ValueError(f"batch_size and devices > 1 do not combine (minibatches are drawn on one device); got "
+                         f"batch_size = {batch_size} with {mesh.size} devices (devices = {devices})")
     key_init, key_fit = random.split(random.PRNGKey(seed))
     start = starting_values(module, key_init, data, model_options, init, priors)
     options = dict(guide=guide, num_steps=num_steps, learning_rate=learning_rate, num_particles=num_particles,
@@ -115,7 +125,7 @@ def run(module, data, *, priors, seed, model_options, guide, num_steps, learning
     global _BAR
     _BAR = tqdm(total=num_steps, desc="vi", leave=False) if progress_bar else None
     try:
-        params, losses, draws = solve(key_fit, start, {name: jnp.asarray(value) for name, value in data.items()})
+        params, losses, draws = solve(key_fit, start, *sharded_data(data, mesh))
         jax.effects_barrier()  # the last callbacks of the bar
     finally:
         if _BAR is not None:
@@ -129,7 +139,7 @@ def run(module, data, *, priors, seed, model_options, guide, num_steps, learning
         converged=bool(np.all(np.isfinite(losses))) and _plateau(losses),
         num_steps=num_steps,
         **fit_context(module, data, priors, seed, model_options),
-        method_options={**options, "init": init},
+        method_options={**options, "devices": 1 if mesh is None else mesh.size, "init": init},
         info={"final_elbo": float(-losses[-max(len(losses) // 10, 1):].mean())},
         samples={name: np.asarray(value)[None] for name, value in draws.items()},
     )

@@ -1,0 +1,47 @@
+"""Rows sharded over JAX devices: the data-parallel layout of EM, ML, MAP and VI.
+
+A one-axis mesh ``("rows",)``; the data's rows are split across it and XLA reduces the sums
+(log-likelihoods, gradients, sufficient statistics) across devices. The result equals the
+one-device run up to the order of the additions. Several hosts: start each process with
+``jax.distributed.initialize()`` and the same code sees every host's devices in ``jax.devices()``.
+"""
+
+import jax
+import numpy as np
+from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
+
+
+def row_mesh(devices):
+    """A one-axis mesh ``("rows",)`` over the first ``devices`` devices (all when None), or None
+    for one device. Automatic axis types: the explicit default fails inside the Gaussian
+    log-density and the M-step's matrix products."""
+    available = jax.devices()
+    count = len(available) if devices is None else devices
+    if count > len(available):
+        raise ValueError(f"devices must be at most the {len(available)} available JAX device(s); got devices = {devices}")
+    if count == 1:
+        return None
+    return Mesh(np.asarray(available[:count]), ("rows",), axis_types=(AxisType.Auto,))
+
+
+def placed(mesh, *arrays):
+    """The arrays sharded along their first axis over ``mesh`` (unchanged without one)."""
+    if mesh is None:
+        return arrays
+    return tuple(jax.device_put(a, NamedSharding(mesh, PartitionSpec("rows"))) for a in arrays)
+
+
+def sharded_data(data, mesh):
+    """``(data, mask)`` for a fit over ``mesh``: every array's rows padded to a multiple of the
+    mesh's size by repeats of the first row (finite wherever the data are), and sharded; the
+    mask is True for data and False for padding (:class:`inference.handlers.observed_rows`).
+    Without a mesh, the data unchanged and mask None."""
+    if mesh is None:
+        return data, None
+    num_data = len(data["X"])
+    padding = -num_data % mesh.size
+    rows = np.concatenate([np.arange(num_data), np.zeros(padding, dtype=np.int64)])
+    mask = np.arange(num_data + padding) < num_data
+    names = list(data)
+    arrays = placed(mesh, *(np.asarray(data[name])[rows] for name in names), mask)
+    return dict(zip(names, arrays[:-1])), arrays[-1]
