@@ -110,6 +110,7 @@ POINT_RUN = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # about 150 s: 30 fits and 2 NUTS runs, each compiled for one and for four devices
 def test_ml_map_and_vi_sharded_over_four_devices_equal_one_device():
     """1001 rows over four devices: padded to 1004 by three rows that every observed site masks
     out (exactly 0, even with the mixture's z summed out). Only the order of the additions
