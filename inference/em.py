@@ -166,6 +166,20 @@ def _run_once(data, start, *, e_step, m_step, log_prior_fn, max_iter, tol, progr
     return params, np.asarray(trace), converged, resp
 
 
+def _breakdown(run, data, reg_covar):
+    """Why EM produced non-finite parameters: a covariance singular in float64 (as scikit-learn's
+    "ill-defined empirical covariance"), said with what to change."""
+    X = data["X"]
+    scale = float(np.max(np.abs(X))) if not isinstance(X, np.memmap) else float("nan")
+    first = next((i for i, value in enumerate(run[1]) if not np.isfinite(value)), len(run[1]))
+    return (
+        f"em: the parameters became non-finite (first at iteration {first}): a component's covariance is singular "
+        f"in float64, as when a component sits on fewer than D + 1 distinct points whose spread makes reg_covar = "
+        f"{reg_covar:g} smaller than the round-off of its covariance (data up to {scale:.3g} in magnitude). Increase "
+        "reg_covar, standardise X, or use fewer components"
+    )
+
+
 def _converged(trace, num_data, tol):
     """The stopping rule of every engine: the objective's change per data point below ``tol``."""
     return len(trace) > 1 and abs(trace[-1] - trace[-2]) / num_data < tol
@@ -390,7 +404,10 @@ def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, 
                       tol=tol, progress_bar=progress_bar)[:3]
             for start in starts
         ]
-    params, trace, converged = max(runs, key=lambda r: r[1][-1])
+    finite = [run for run in runs if all(np.all(np.isfinite(v)) for v in run[0].values()) and np.isfinite(run[1][-1])]
+    if not finite:
+        raise ValueError(_breakdown(runs[0], data, reg))
+    params, trace, converged = max(finite, key=lambda r: r[1][-1])
     if streamed:  # N x K would not fit: the model's predict serves blocks of rows
         resp = None
     else:
