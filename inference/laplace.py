@@ -35,10 +35,11 @@ def _solve(rng_key, start, data, *, model, num_samples, max_iter, gtol):
         key_init, model, model_kwargs=data, init_strategy=init_to_value(values=start)
     )
     num_data = data["X"].shape[0]
-    result = optim.minimize(lambda u: potential_fn(u) / num_data, info.z, max_iter=max_iter, gtol=gtol)
+    # the optimiser's own check computes the Hessian at the mode: it is H / num_data
+    result = optim.minimize(lambda u: potential_fn(u) / num_data, info.z, max_iter=max_iter, gtol=gtol,
+                            max_hessian_size=np.inf)
     flat, unravel = ravel_pytree(result.params)
-    hessian = jax.hessian(lambda v: potential_fn(unravel(v)))(flat)
-    hessian = 0.5 * (hessian + hessian.T)
+    hessian = result.hessian * num_data
     eigenvalues, eigenvectors = jnp.linalg.eigh(hessian)
     # draws u* + V diag(lambda^-1/2) eps: exact N(u*, H^{-1}) when every lambda > 0
     noise = random.normal(key_draw, (num_samples, flat.size))

@@ -18,12 +18,11 @@ features), it stops where the gradient happens to be small. So, for up to ``max_
 parameters, the Hessian at the end is checked: a clearly negative eigenvalue gives the status
 ``SADDLE``, a smallest eigenvalue below ``1e-8`` of the largest gives ``FLAT``. Before that,
 an L-BFGS run that stopped on the objective's round-off is polished by Newton steps on the
-gradient (:func:`_newton_polish`), which bring the gradient down to round-off itself.
+gradient (:func:`_polished_hessian`), which bring the gradient down to round-off itself.
 
 The caller jits; nothing here is compiled at import.
 """
 
-from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -77,33 +76,34 @@ def _status(k, value, prev, grad_norm, *, max_iter, gtol, ftol):
     )
 
 
-def _newton_polish(loss_fn, params, grad_norm, num_steps=3):
-    """Up to ``num_steps`` Newton steps, each kept only if it lowers the gradient norm.
+def _polished_hessian(loss_fn, params, grad_norm, polish, num_steps=3):
+    """The Hessian at the end, after up to ``num_steps`` Newton steps when ``polish``.
 
     Near the optimum the objective changes below its own round-off, so a line search on it
     stalls (``NO_PROGRESS``/``STALLED``) while the gradient, which is computed to full
     precision, still says where the optimum is: a Newton step on it needs no objective value.
+    Each step is kept only if it lowers the gradient norm. One loop computes the Hessian for the
+    steps and for the end, so the program holds one Hessian, not two; a run that does not
+    polish computes it once. Returns ``(params, grad_norm, hessian)``.
     """
     flat, unravel = ravel_pytree(params)
     objective = lambda v: loss_fn(unravel(v))  # noqa: E731
     gradient, hessian = jax.grad(objective), jax.hessian(objective)
 
-    def step(_, carry):
-        v, norm = carry
+    def step(carry):
+        k, v, norm, _, _ = carry
         h = hessian(v)
-        new = v - jnp.linalg.solve(0.5 * (h + h.T), gradient(v))
+        h = 0.5 * (h + h.T)
+        new = v - jnp.linalg.solve(h, gradient(v))
         new_norm = jnp.max(jnp.abs(gradient(new)), initial=0.0)
-        better = jnp.all(jnp.isfinite(new)) & (new_norm < norm)
-        return jnp.where(better, new, v), jnp.where(better, new_norm, norm)
+        # a kept step moves v, so the loop goes round again for the Hessian there
+        better = polish & (k < num_steps) & jnp.all(jnp.isfinite(new)) & (new_norm < norm)
+        return k + 1, jnp.where(better, new, v), jnp.where(better, new_norm, norm), h, better
 
-    flat, grad_norm = lax.fori_loop(0, num_steps, step, (flat, grad_norm))
-    return unravel(flat), grad_norm
-
-
-def _hessian(loss_fn, params):
-    flat, unravel = ravel_pytree(params)
-    hessian = jax.hessian(lambda v: loss_fn(unravel(v)))(flat)
-    return 0.5 * (hessian + hessian.T)
+    size = flat.size
+    carry = (0, flat, grad_norm, jnp.zeros((size, size), flat.dtype), jnp.asarray(True))
+    _, flat, grad_norm, h, _ = lax.while_loop(lambda c: c[4], step, carry)
+    return unravel(flat), grad_norm, h
 
 
 def _lbfgs(loss_fn, params, *, max_iter, gtol, ftol):
@@ -203,15 +203,12 @@ def minimize(
         )
     min_eigenvalue, hessian = jnp.asarray(jnp.nan, dtype=losses.dtype), None
     if ravel_pytree(params)[0].size <= max_hessian_size:
-        if optimizer == "lbfgs":
-            stalled = (status == NO_PROGRESS) | (status == STALLED)
-            # a branch, not a where: three Hessians are dear at large N, and most runs do not stall
-            params, grad_norm = lax.cond(stalled, partial(_newton_polish, loss_fn), lambda p, g: (p, g),
-                                         params, grad_norm)
-            status = jnp.where(stalled & (grad_norm <= gtol), GRADIENT_SMALL, status)
-            status = jnp.where(stalled & (grad_norm > gtol) & (grad_norm <= 100 * gtol), NO_PROGRESS, status)
-            losses = losses.at[k].set(jnp.where(stalled, loss_fn(params), losses[k]))
-        hessian = _hessian(loss_fn, params)
+        stalled = (status == NO_PROGRESS) | (status == STALLED)
+        polish = stalled if optimizer == "lbfgs" else jnp.asarray(False)
+        params, grad_norm, hessian = _polished_hessian(loss_fn, params, grad_norm, polish)
+        status = jnp.where(polish & (grad_norm <= gtol), GRADIENT_SMALL, status)
+        status = jnp.where(polish & (grad_norm > gtol) & (grad_norm <= 100 * gtol), NO_PROGRESS, status)
+        losses = losses.at[k].set(jnp.where(polish, loss_fn(params), losses[k]))
         eigenvalues = jnp.linalg.eigvalsh(hessian)
         min_eigenvalue, scale = eigenvalues[0], jnp.max(jnp.abs(eigenvalues))
         # a Hessian by autodiff is exact up to round-off (~1e-15 of the largest eigenvalue): a
