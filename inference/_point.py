@@ -10,6 +10,11 @@ full-batch and deterministic, divided by ``num_data`` so that the absolute ``gto
 same at every data size. The compiled solver is cached (:mod:`inference._compiled`): a second
 fit of new data of the same shape does not recompile.
 
+``hessian=True`` (the default) ends with the Hessian of the objective: a saddle or a flat
+direction is reported as not converged, and ML gets Wald standard errors from it.
+``hessian=False`` skips it, and so the check and the standard errors, for speed: at N = 1e5
+and 51 parameters it is half the time of a logistic ML fit.
+
 With several JAX devices (``devices``: all by default) the rows are sharded across them
 (:mod:`inference._sharding`, padded with rows of weight 0) and XLA sums the loss and its
 gradient across devices: the same fit up to the order of the additions.
@@ -48,6 +53,7 @@ OPTIONS = {
     "learning_rate": 1e-2,
     "batch_size": None,
     "devices": None,
+    "hessian": True,
     "init": None,
 }
 OPTIMIZERS = ("lbfgs", "adam")
@@ -63,7 +69,7 @@ class IllPosedWarning(ConvergenceWarning):
 
 
 def _solve(rng_key, start, data, mask, *, model, target, optimizer, max_iter, gtol, ftol, learning_rate, batch_size,
-           curvature):
+           hessian, curvature):
     """Set up SVI on ``target`` and minimise its loss from ``start``; traced by ``jax.jit``.
 
     Everything stateful (the guide's prototype, SVI's transforms) is built inside the trace, so
@@ -93,7 +99,9 @@ def _solve(rng_key, start, data, mask, *, model, target, optimizer, max_iter, gt
         loss, svi.optim.get_params(state.optim_state), optimizer=optimizer, max_iter=max_iter,
         gtol=gtol, ftol=ftol, learning_rate=learning_rate,
         batch_loss_fn=None if batch_size is None else batch_loss, rng_key=rng_key,
+        max_hessian_size=1000 if hessian else 0,
     )
+
     def constrained(unconstrained):
         return with_deterministic(model, guide.median(svi.constrain_fn(unconstrained)), data, rng_key)
 
@@ -109,7 +117,7 @@ def _solve(rng_key, start, data, mask, *, model, target, optimizer, max_iter, gt
 
 
 def point_estimate(method, module, data, *, priors, seed, model_options, likelihood, optimizer, max_iter, gtol, ftol,
-                   learning_rate, batch_size, devices, init):
+                   learning_rate, batch_size, devices, hessian, init):
     """Fit ``module.model`` by ML (``likelihood=True``) or MAP; see the module docstring."""
     mesh = row_mesh(devices)
     if mesh is not None and batch_size is not None:
@@ -131,9 +139,9 @@ def point_estimate(method, module, data, *, priors, seed, model_options, likelih
     solver = compiled(
         "ml" if likelihood else "map", module, model_options, priors,
         dict(optimizer=optimizer, max_iter=max_iter, gtol=gtol, ftol=ftol, learning_rate=learning_rate,
-             batch_size=batch_size),
+             batch_size=batch_size, hessian=hessian),
         partial(_solve, model=model, target=target, optimizer=optimizer, max_iter=max_iter, gtol=gtol, ftol=ftol,
-                learning_rate=learning_rate, batch_size=batch_size, curvature=likelihood),
+                learning_rate=learning_rate, batch_size=batch_size, hessian=hessian, curvature=likelihood),
     )
     params, result, curvature = solver(key_svi, start, *sharded_data(data, mesh))
     num_data = data["X"].shape[0]
@@ -163,7 +171,7 @@ def point_estimate(method, module, data, *, priors, seed, model_options, likelih
         **fit_context(module, data, priors, seed, model_options),
         method_options=dict(optimizer=optimizer, max_iter=max_iter, gtol=gtol, ftol=ftol,
                             learning_rate=learning_rate, batch_size=batch_size,
-                            devices=1 if mesh is None else mesh.size, init=init),
+                            devices=1 if mesh is None else mesh.size, hessian=hessian, init=init),
         info={
             "status": message,
             "grad_norm": float(result.grad_norm),

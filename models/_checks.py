@@ -46,6 +46,9 @@ def _first_index(mask, first_row):
 
 
 def _check_finite(name, array, first_row=0):
+    # the common case in two reductions and no temporary array; NaN propagates through max
+    if array.size and np.isfinite(peak := max(array.max(), -array.min())) and peak <= max_abs():
+        return
     bad = ~np.isfinite(array)
     if bad.any():
         raise ValueError(

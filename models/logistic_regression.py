@@ -203,7 +203,9 @@ def mle_problem(theta, X, y, *, fit_intercept=True, degree=1):
     """
     if theta is None:
         return None
-    s = np.asarray(logits(theta, X, degree=degree))
+    # NumPy: logits() would first copy X to a JAX array, most of the cost of this check at large N
+    features = np.asarray(X, dtype=np.float64) if degree == 1 else np.asarray(feature_map(X, degree))
+    s = features @ np.asarray(theta["a"]) + np.asarray(theta.get("b", 0.0))
     if np.all(np.isfinite(s)) and np.abs(s).max() <= SEPARATION_LOGIT:
         return None
     found = separation(X, y, fit_intercept=fit_intercept, degree=degree)

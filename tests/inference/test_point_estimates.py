@@ -137,3 +137,19 @@ def test_same_seed_same_result():
 
 def test_methods_table_lists_ml_and_map():
     assert {"ml", "map"} <= set(METHODS)
+
+
+def test_hessian_false_gives_the_same_optimum_without_the_second_order_work():
+    """The Hessian comes after the search: skipping it leaves the optimum bit for bit (the run
+    converged on the gradient test, so no Newton polish moved it) and drops only what it gives,
+    the Wald standard errors and the smallest eigenvalue."""
+    data, _ = _data("logistic_regression")
+    full = fit("logistic_regression", data, "ml")
+    fast = fit("logistic_regression", data, "ml", hessian=False)
+    assert full.info["status"] == fast.info["status"] == "gradient norm below gtol"
+    for name in full.params:
+        np.testing.assert_array_equal(fast.params[name], full.params[name])
+    assert full.stderr is not None and fast.stderr is None
+    assert np.isfinite(full.info["min_eigenvalue"]) and np.isnan(fast.info["min_eigenvalue"])
+    with pytest.raises(TypeError, match=r"hessian must be True or False; got str 'no'"):
+        fit("logistic_regression", data, "ml", hessian="no")
