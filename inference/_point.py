@@ -150,6 +150,14 @@ def point_estimate(method, module, data, *, priors, seed, model_options, likelih
     converged = status in optim.CONVERGED
     message = optim.STATUS.get(status, "running")
     params = {k: np.asarray(v) for k, v in params.items()}
+    overflowed = [k for k, v in params.items() if not np.all(np.isfinite(v))]
+    if overflowed:  # never returned: a value of inf or NaN is not an estimate
+        raise ValueError(
+            f"{method} for {module.__name__.rsplit('.', 1)[-1]}: the search left float64's range after {num_steps} "
+            f"step(s) ({', '.join(overflowed)} not finite; status: {message}), as when the data lie far from the "
+            f"priors' scale (|X| up to {float(np.max(np.abs(data['X']))):.3g}) or the optimum is at infinity. "
+            "Standardise X, or give priors on the data's scale"
+        )
     reason = problem(params, data["X"], data.get("y"), **model_options) if problem is not None else None
     if reason:
         converged, message = False, reason
