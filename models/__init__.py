@@ -19,6 +19,7 @@ Every model module offers the same face to the inference layer:
 """
 
 from . import (
+    _lapack,  # noqa: F401  (first: CPU lowerings that cannot deadlock, before any tracing)
     gaussian_classifier,
     gaussian_mixture,
     linear_regression,
