@@ -44,8 +44,14 @@ def test_ml_reports_the_collapse_and_is_not_converged(isolated):
     assert "n_k = 1," in result.info["problem"]
 
 
-@pytest.mark.parametrize("method, options", [("map", {}), ("em", {"objective": "map"})], ids=["map", "map-em"])
-def test_map_never_collapses(isolated, method, options):
+# MAP's L-BFGS ends with Newton steps on the gradient, to 1e-9 per point: cov to ~1e-7 relative.
+# MAP-EM's M-steps skip them (no Hessian at every iteration) and may stop where the objective
+# stalls in its last bit with the gradient still above gtol; along t = log sigma of the lone
+# component the objective is flat (curvature 1/4 per coordinate over 61 points), so t is fixed
+# only to ~4e-5 there (7.6e-5 in cov, seen with XLA's triangular solve; 1e-5 with LAPACK's)
+@pytest.mark.parametrize("method, options, rtol", [("map", {}, 1e-5), ("em", {"objective": "map"}, 2e-4)],
+                         ids=["map", "map-em"])
+def test_map_never_collapses(isolated, method, options, rtol):
     """The default prior sigma_d ~ LogNormal(0, 2^2) bounds the posterior: on its one point the
     component's log joint in t = log sigma_d is -t (the likelihood, D of them) - t - t^2 / 8 (the
     prior's density in sigma) per coordinate, whose maximum is at t = -8, so cov = exp(-16) I,
@@ -55,9 +61,8 @@ def test_map_never_collapses(isolated, method, options):
         result = fit(gm, isolated, method, **options)
     assert result.converged and result.info.get("problem") is None
     k = _lone(result)
-    # the optimiser's gradient test (1e-9 per data point) leaves ~1e-7 relative in cov; the pull of
-    # the N(0, 10^2) prior on mu moves mu_k by ~cov_k / 100, far below that
-    np.testing.assert_allclose(result.params["cov"][k], np.exp(-16.0) * np.eye(2), rtol=1e-5, atol=1e-12)
+    # rtol: see above; the pull of the N(0, 10^2) prior on mu moves mu_k by ~cov_k / 100, far below
+    np.testing.assert_allclose(result.params["cov"][k], np.exp(-16.0) * np.eye(2), rtol=rtol, atol=1e-12)
     assert np.all(np.isfinite(result.losses))
 
 
