@@ -59,3 +59,16 @@ def test_every_method_through_the_same_call(method):
     assert isinstance(result, Fit) and result.method == method
     assert result.idata.posterior["mu"].shape[-2:] == (2, 2)
     assert np.isfinite(result.idata.log_likelihood["X"].values).all()
+
+
+def test_the_progress_bar_is_fed_from_the_compiled_steps_and_changes_nothing(capsys):
+    """progress_bar=True compiles the steps with a host callback every 1/50 of them: the bar
+    moves (tqdm writes to stderr) and the fit is the same bit for bit."""
+    data = models.linear_regression.simulate(jax.random.PRNGKey(0), 50, 2).data
+    options = dict(num_steps=500, num_samples=10, seed=3)
+    quiet = fit("linear_regression", data, "vi", **options)
+    capsys.readouterr()
+    shown = fit("linear_regression", data, "vi", progress_bar=True, **options)
+    assert "vi:" in capsys.readouterr().err
+    for name in quiet.params:
+        np.testing.assert_array_equal(shown.params[name], quiet.params[name])
