@@ -2,7 +2,7 @@
 
 Each method traces its whole fit (set-up, optimisation or sampling, draws) into one function of
 ``(rng_key, start, data)``. :func:`compiled` jits it once per key and keeps the last
-``MAX_PROGRAMS``: a second fit of new data of the same shape, as in simulation-based calibration
+``MAX_PROGRAMS`` (16): a second fit of new data of the same shape, as in simulation-based calibration
 or a bootstrap, compiles nothing, and a long session does not accumulate programs (JAX would
 otherwise keep one per fit, each holding its own memory maps).
 """
@@ -12,7 +12,10 @@ from collections import OrderedDict
 import jax
 import numpy as np
 
-MAX_PROGRAMS = 64
+# Each compiled program holds its machine code in memory maps, up to ~900 of them (the
+# classifier's VI), and Linux allows a process 65 530 (vm.max_map_count): with 64 programs kept,
+# a long test session ran out, and XLA aborted mid-compilation. 16 keep ~15 000 at most.
+MAX_PROGRAMS = 16
 _PROGRAMS = OrderedDict()
 
 
