@@ -35,7 +35,7 @@ from numpyro.infer.initialization import init_to_median
 from . import optim
 from ._compiled import compiled
 from ._setup import elbo_for, starting_values, tolerances
-from ._sharding import row_mesh, sharded_data
+from ._sharding import fit_mesh, sharded_data
 from .handlers import (
     hide_enumerated,
     likelihood_only,
@@ -119,10 +119,7 @@ def _solve(rng_key, start, data, mask, *, model, target, optimizer, max_iter, gt
 def point_estimate(method, module, data, *, priors, seed, model_options, likelihood, optimizer, max_iter, gtol, ftol,
                    learning_rate, batch_size, devices, hessian, init):
     """Fit ``module.model`` by ML (``likelihood=True``) or MAP; see the module docstring."""
-    mesh = row_mesh(devices)
-    if mesh is not None and batch_size is not None:
-        raise ValueError(f"batch_size and devices > 1 do not combine (minibatches are drawn on one device); got "
-                         f"batch_size = {batch_size} with {mesh.size} devices (devices = {devices})")
+    mesh = fit_mesh(devices, batch_size)
     key_init, key_svi = random.split(random.PRNGKey(seed))
     start = starting_values(module, key_init, data, model_options, init, priors)
     problem = getattr(module, "mle_problem", None) if likelihood else None

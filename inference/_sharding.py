@@ -24,6 +24,15 @@ def row_mesh(devices):
     return Mesh(np.asarray(available[:count]), ("rows",), axis_types=(AxisType.Auto,))
 
 
+def fit_mesh(devices, batch_size):
+    """:func:`row_mesh` for ML, MAP and VI, which draw minibatches on one device only."""
+    mesh = row_mesh(devices)
+    if mesh is not None and batch_size is not None:
+        raise ValueError(f"batch_size and devices > 1 do not combine (minibatches are drawn on one device); got "
+                         f"batch_size = {batch_size} with {mesh.size} devices (devices = {devices})")
+    return mesh
+
+
 def placed(mesh, *arrays):
     """The arrays sharded along their first axis over ``mesh`` (unchanged without one)."""
     if mesh is None:

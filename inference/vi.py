@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from ._compiled import compiled
 from ._setup import elbo_for, starting_values
-from ._sharding import row_mesh, sharded_data
+from ._sharding import fit_mesh, sharded_data
 from .handlers import hide_enumerated, observed_rows, scale_data, with_deterministic
 from .result import Fit, fit_context
 
@@ -112,10 +112,7 @@ def run(module, data, *, priors, seed, model_options, guide, num_steps, learning
     num_data = data["X"].shape[0]
     if batch_size is not None and batch_size > num_data:
         raise ValueError(f"batch_size must be at most num_data = {num_data}; got batch_size = {batch_size}")
-    mesh = row_mesh(devices)
-    if mesh is not None and batch_size is not None:
-        raise ValueError(f"batch_size and devices > 1 do not combine (minibatches are drawn on one device); got "
-                         f"batch_size = {batch_size} with {mesh.size} devices (devices = {devices})")
+    mesh = fit_mesh(devices, batch_size)
     key_init, key_fit = random.split(random.PRNGKey(seed))
     start = starting_values(module, key_init, data, model_options, init, priors)
     options = dict(guide=guide, num_steps=num_steps, learning_rate=learning_rate, num_particles=num_particles,
