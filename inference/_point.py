@@ -16,7 +16,7 @@ direction is reported as not converged, and ML gets Wald standard errors from it
 and 51 parameters it is half the time of a logistic ML fit.
 
 With several JAX devices (``devices``: all by default) the rows are sharded across them
-(:mod:`inference._sharding`, padded with rows of weight 0) and XLA sums the loss and its
+(:mod:`inference._sharding`, padded with rows the likelihood masks out) and XLA sums the loss and its
 gradient across devices: the same fit up to the order of the additions.
 """
 
