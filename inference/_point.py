@@ -1,11 +1,11 @@
-"""Point estimates through NumPyro SVI with an ``AutoDelta`` guide: the engine of ML and MAP.
+"""Point estimates by minimising ``-log p(data, theta)``: the engine of ML and MAP.
 
-With a Delta guide at theta, the ELBO's loss is ``-log p(data, theta)`` evaluated in the
-constrained space (a Delta has no entropy and no Jacobian term), so minimising it is MAP;
-with the prior terms masked out (:class:`inference.handlers.likelihood_only`) it is ML.
-Discrete latents marked for enumeration are summed out by ``TraceEnum_ELBO``.
+The objective is the model's log joint density (:func:`inference._density.log_joint`) in the
+constrained space, without the Jacobian of the transform to unconstrained space, so its
+minimum is MAP; with the prior terms masked out (:class:`inference.handlers.likelihood_only`)
+it is ML. Discrete latents marked for enumeration are summed out.
 
-The loss is minimised over the guide's unconstrained parameters by :func:`inference.optim.minimize`,
+The loss is minimised over the unconstrained coordinates of theta by :func:`inference.optim.minimize`,
 full-batch and deterministic, divided by ``num_data`` so that the absolute ``gtol`` means the
 same at every data size. The compiled solver is cached (:mod:`inference._compiled`): a second
 fit of new data of the same shape does not recompile.
@@ -25,21 +25,18 @@ from functools import partial
 
 import jax
 import numpy as np
-import optax
 from jax import random
 from jax.flatten_util import ravel_pytree
-from numpyro.infer import SVI
-from numpyro.infer.autoguide import AutoDelta
-from numpyro.infer.initialization import init_to_median
 
 from . import optim
 from ._compiled import compiled
-from ._setup import elbo_for, starting_values, tolerances
+from ._density import log_joint
+from ._setup import enumerated_sites, starting_values, tolerances
 from ._sharding import fit_mesh, sharded_data
 from .handlers import (
-    hide_enumerated,
     likelihood_only,
     observed_rows,
+    parameter_transforms,
     scale_data,
     with_deterministic,
 )
@@ -70,40 +67,39 @@ class IllPosedWarning(ConvergenceWarning):
 
 def _solve(rng_key, start, data, mask, *, model, target, optimizer, max_iter, gtol, ftol, learning_rate, batch_size,
            hessian, curvature):
-    """Set up SVI on ``target`` and minimise its loss from ``start``; traced by ``jax.jit``.
+    """Minimise ``-log p(data, theta) / num_data`` under ``target`` from ``start`` over the
+    unconstrained coordinates of theta; traced by ``jax.jit``, so the whole fit is one program.
 
-    Everything stateful (the guide's prototype, SVI's transforms) is built inside the trace, so
-    the whole fit is one compiled program and a retrace for new shapes starts afresh. ``mask``
-    (rows sharded over devices, :func:`inference._sharding.sharded_data`) marks the rows that
-    are data, not padding; None for data on one device.
+    ``mask`` (rows sharded over devices, :func:`inference._sharding.sharded_data`) marks the
+    rows that are data, not padding; None for data on one device.
     """
     if mask is not None:
         target = observed_rows(target, mask=mask)
-    elbo = elbo_for(target, start, data)
-    guide = AutoDelta(hide_enumerated(target), init_loc_fn=init_to_median)
-    # SVI is used for its parameter layout and transforms; optim.minimize takes the steps
-    svi = SVI(target, guide, optax.identity(), elbo)
-    state = svi.init(rng_key, init_params={f"{name}_auto_loc": value for name, value in start.items()}, **data)
+    enumerated = bool(enumerated_sites(target, start, data))
+    transforms = parameter_transforms(target, start, data)
     num_data = data["X"].shape[0] if mask is None else mask.sum()
 
+    def constrain(unconstrained):
+        return {name: transforms[name](value) for name, value in unconstrained.items()}
+
     def loss(unconstrained):
-        return elbo.loss(rng_key, svi.constrain_fn(unconstrained), target, guide, **data) / num_data
+        return -log_joint(target, data, constrain(unconstrained), enumerated=enumerated) / num_data
 
     def batch_loss(unconstrained, key):
         rows = random.randint(key, (batch_size,), 0, num_data)
         batch = {name: value[rows] for name, value in data.items()}
         scaled = scale_data(target, factor=num_data / batch_size)
-        return elbo.loss(rng_key, svi.constrain_fn(unconstrained), scaled, guide, **batch) / num_data
+        return -log_joint(scaled, batch, constrain(unconstrained), enumerated=enumerated) / num_data
 
     result = optim.minimize(
-        loss, svi.optim.get_params(state.optim_state), optimizer=optimizer, max_iter=max_iter,
+        loss, {name: transforms[name].inv(value) for name, value in start.items()}, optimizer=optimizer, max_iter=max_iter,
         gtol=gtol, ftol=ftol, learning_rate=learning_rate,
         batch_loss_fn=None if batch_size is None else batch_loss, rng_key=rng_key,
         max_hessian_size=1000 if hessian else 0,
     )
 
     def constrained(unconstrained):
-        return with_deterministic(model, guide.median(svi.constrain_fn(unconstrained)), data, rng_key)
+        return with_deterministic(model, constrain(unconstrained), data, rng_key)
 
     params = constrained(result.params)
     if not curvature or result.hessian is None:
@@ -120,7 +116,7 @@ def point_estimate(method, module, data, *, priors, seed, model_options, likelih
                    learning_rate, batch_size, devices, hessian, init):
     """Fit ``module.model`` by ML (``likelihood=True``) or MAP; see the module docstring."""
     mesh = fit_mesh(devices, batch_size)
-    key_init, key_svi = random.split(random.PRNGKey(seed))
+    key_init, key_solve = random.split(random.PRNGKey(seed))
     start = starting_values(module, key_init, data, model_options, init, priors)
     problem = getattr(module, "mle_problem", None) if likelihood else None
     if problem is not None and (reason := problem(None, data["X"], data.get("y"), **model_options)):
@@ -140,7 +136,7 @@ def point_estimate(method, module, data, *, priors, seed, model_options, likelih
         partial(_solve, model=model, target=target, optimizer=optimizer, max_iter=max_iter, gtol=gtol, ftol=ftol,
                 learning_rate=learning_rate, batch_size=batch_size, hessian=hessian, curvature=likelihood),
     )
-    params, result, curvature = solver(key_svi, start, *sharded_data(data, mesh))
+    params, result, curvature = solver(key_solve, start, *sharded_data(data, mesh))
     num_data = data["X"].shape[0]
     num_steps = int(result.num_steps)
     status = int(result.status)

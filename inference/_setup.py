@@ -3,11 +3,11 @@
 import jax
 import numpy as np
 from numpyro import handlers
-from numpyro.infer import Trace_ELBO, TraceEnum_ELBO
 
 from models._checks import check_values
 from models._priors import fixed_names
 
+from ._density import OrderedELBO
 from .handlers import is_enumerated
 
 
@@ -58,10 +58,8 @@ def enumerated_sites(model, values, data):
 
 
 def elbo_for(model, values, data, num_particles=1):
-    """``TraceEnum_ELBO`` when the model has enumerated latents (summed out), else ``Trace_ELBO``."""
-    if enumerated_sites(model, values, data):
-        return TraceEnum_ELBO(num_particles=num_particles, max_plate_nesting=1)
-    return Trace_ELBO(num_particles=num_particles)
+    """The ELBO of ``model``, its enumerated latents (if any) summed out."""
+    return OrderedELBO(num_particles, enumerated=bool(enumerated_sites(model, values, data)))
 
 
 def tolerances(gtol, ftol, optimizer):

@@ -2,7 +2,7 @@
 
 The prior terms of the model are removed generically (:class:`inference.handlers.likelihood_only`),
 enumerated discrete latents are summed out, and the negative log-likelihood is minimised by
-L-BFGS through an ``AutoDelta`` guide (:mod:`inference._point`). No prior, no regularisation.
+L-BFGS over the unconstrained coordinates (:mod:`inference._point`). No prior, no regularisation.
 """
 
 from ._point import OPTIONS, point_estimate

@@ -2,9 +2,9 @@
 
 ``guide="mean_field"`` is NumPyro's ``AutoNormal`` (independent Gaussians); ``"full_rank"`` is
 ``AutoMultivariateNormal`` (one Gaussian with a dense covariance). The ELBO (Blei et al., 2017)
-is maximised by Adam; discrete latents marked for enumeration are summed out by
-``TraceEnum_ELBO``. The step size decays from ``learning_rate`` to a hundredth of it along a
-cosine. ``losses`` is the negative ELBO per step; ``samples`` are draws from the
+is maximised by Adam; discrete latents marked for enumeration are summed out
+(:class:`inference._density.OrderedELBO`). The step size decays from ``learning_rate`` to a
+hundredth of it along a cosine. ``losses`` is the negative ELBO per step; ``samples`` are draws from the
 fitted guide pushed through the constraints, one chain.
 
 ``batch_size`` B < N fits on minibatches: each step draws B rows (with replacement) and scales

@@ -51,7 +51,7 @@ def test_components_are_aligned_before_they_are_compared(mixture_fits):
     sim, em, ml, swapped = mixture_fits
     table = compare({"em": em, "ml": ml, "swapped": swapped}, truth=sim.params)
     np.testing.assert_allclose(table["swapped"], table["em"], rtol=0, atol=0)
-    # EM and ML-SVI reach the same maximum (1e-6 on every parameter after alignment)
+    # EM and ML by L-BFGS reach the same maximum (1e-6 on every parameter after alignment)
     mu = [row for row in table.index if row.startswith("mu[")]
     np.testing.assert_allclose(table.loc[mu, "ml"], table.loc[mu, "em"], atol=1e-4)
     # the truth is aligned too: the components are 4 apart, estimates within 0.5 of their own

@@ -91,12 +91,12 @@ def test_em_ml_and_map_on_partly_labelled_data(partly):
     np.testing.assert_array_equal(em.info["responsibilities"][labelled].argmax(1), y[labelled])
     np.testing.assert_allclose(em.info["responsibilities"][labelled].max(1), 1.0, rtol=0, atol=0)
     ml = fit(gc, data, "ml", init={k: em.params[k] for k in PARAMS})
-    # EM's default reg_covar = 1e-6 moves the maximum by ~1e-6 relative; ML-SVI has none
+    # EM's default reg_covar = 1e-6 moves the maximum by ~1e-6 relative; ML by L-BFGS has none
     np.testing.assert_allclose(ml.losses[-1], em.losses[-1], rtol=1e-7)
     np.testing.assert_allclose(ml.params["mu"], em.params["mu"], atol=1e-5)
     map_em = fit(gc, data, "em", objective="map", tol=1e-12, max_iter=1000)
-    map_svi = fit(gc, data, "map", init={k: map_em.params[k] for k in PARAMS})
-    np.testing.assert_allclose(map_svi.losses[-1], map_em.losses[-1], rtol=1e-10)
+    map_direct = fit(gc, data, "map", init={k: map_em.params[k] for k in PARAMS})
+    np.testing.assert_allclose(map_direct.losses[-1], map_em.losses[-1], rtol=1e-10)
 
 
 def _log_loss(theta, X, y):

@@ -29,7 +29,7 @@ def _sample_statistics(X, y, num_classes, shared):
 
 @pytest.mark.parametrize("shared", [False, True], ids=["qda", "lda"])
 @pytest.mark.parametrize("num_classes", [2, 3])
-def test_ml_by_svi_equals_sample_statistics(num_classes, shared):
+def test_ml_equals_sample_statistics(num_classes, shared):
     sim = _sim(num_classes, shared)
     X, y = np.asarray(sim.data["X"]), np.asarray(sim.data["y"])
     pi, mu, cov = _sample_statistics(X, y, num_classes, shared)

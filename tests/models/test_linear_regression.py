@@ -1,4 +1,4 @@
-"""Exact checks of linear regression: ML by SVI against least squares (Remark 1.6)."""
+"""Exact checks of linear regression: ML by L-BFGS against least squares (Remark 1.6)."""
 
 import jax
 import numpy as np
@@ -20,7 +20,7 @@ def _lstsq(X, y, fit_intercept):
 
 
 @pytest.mark.parametrize("fit_intercept", [True, False])
-def test_ml_by_svi_equals_least_squares(sim, fit_intercept):
+def test_ml_equals_least_squares(sim, fit_intercept):
     X, y = np.asarray(sim.data["X"]), np.asarray(sim.data["y"])
     coef, rss_over_n = _lstsq(X, y, fit_intercept)
     result = fit("linear_regression", sim.data, "ml", fit_intercept=fit_intercept)
