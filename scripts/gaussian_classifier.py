@@ -25,15 +25,20 @@ from models import gaussian_classifier, logistic_regression
 
 def boundary_figure(path, seed=0):
     """LDA, QDA and logistic regression fitted by ML on simulated 2-D data with unequal covariances
-    (classes 2 apart with unit variances: they overlap, so logistic regression's ML exists)."""
+    (classes 2 apart with unit variances: they overlap, so logistic regression's ML exists).
+
+    LDA and QDA take their closed-form ML (``gaussian_classifier.mle``, eq. 1.3), which the
+    generic ``fit(..., "ml")`` reaches (``tests/models/test_gaussian_classifier.py``) at the
+    cost of compiling two more programs; logistic regression has no closed form."""
     sim = gaussian_classifier.simulate(jax.random.PRNGKey(seed), 400, 2, mu=[[-1.0, 0.0], [1.0, 0.0]])
     data = {k: np.asarray(v) for k, v in sim.data.items()}
-    fits = {
-        "LDA": fit(gaussian_classifier, data, "ml", shared_covariance=True),
-        "QDA": fit(gaussian_classifier, data, "ml"),
-        "logistic": fit(logistic_regression, data, "ml"),
+    predictors = {
+        label: lambda X, theta=gaussian_classifier.mle(data["X"], data["y"], shared_covariance=shared):
+            np.asarray(gaussian_classifier.predict_proba(theta, X))[:, 1]
+        for label, shared in (("LDA", True), ("QDA", False))
     }
-    return figures.decision_boundaries(figures.classifier_predictors(fits), data["X"], data["y"], path)
+    predictors.update(figures.classifier_predictors({"logistic": fit(logistic_regression, data, "ml")}))
+    return figures.decision_boundaries(predictors, data["X"], data["y"], path)
 
 
 def make_figures(report, out_dir, *, curve_repeats):
