@@ -14,9 +14,13 @@ fit's InferenceData as netCDF.
 
 The models run in ``--jobs`` processes at once (by default one per CPU core, at most one per
 model): most of a model's time is JAX compiling its programs, one core each. Each model's
-printed output is kept and shown whole, in the models' order.
+printed output is kept and shown whole, in the models' order. The samplers' progress bars are
+off unless ``--progress-bar`` is given: the bars of processes side by side would interleave,
+and a program holding a bar's host callback is never stored in JAX's persistent compilation
+cache, so a second run would compile NUTS and VI again.
 """
 
+import argparse
 import contextlib
 import io
 import multiprocessing
@@ -111,7 +115,9 @@ def build_parser():
     parser.add_argument("--num-steps", type=int, default=5000, help="VI's optimisation steps")
     parser.add_argument("--curve-repeats", type=int, default=10)
     parser.add_argument("--max-k", type=int, default=4)
-    parser.add_argument("--no-progress-bar", dest="progress_bar", action="store_false")
+    parser.add_argument("--progress-bar", action=argparse.BooleanOptionalAction, default=False,
+                        help="show NUTS's and VI's progress bars; off by default: the models run side by side, and "
+                             "JAX never stores a program with a host callback (a bar) in its persistent cache")
     parser.add_argument("--jobs", type=common.positive_int, default=os.cpu_count() or 1,
                         help="models fitted at once, each in its own process (default: one per CPU core)")
     common.add_output_args(parser)
