@@ -17,12 +17,11 @@ import jax.numpy as jnp
 import numpy as np
 import numpyro
 from numpyro import handlers
-from numpyro.contrib.funsor import enum
-from numpyro.contrib.funsor import log_density as enum_log_density
 from numpyro.infer import Predictive
 
 from models._checks import check_bool, check_int
 
+from ._density import log_joint
 from .handlers import likelihood_only, uncondition
 from .result import check_fit
 
@@ -37,10 +36,10 @@ def pointwise_log_likelihood(model, draws, data):
     ``model`` is the NumPyro model with its options bound; ``draws`` maps each parameter to an
     array with one leading draw dimension; ``data`` maps each data name to an array of rows.
     """
-    target = enum(likelihood_only(model), first_available_dim=-2)
+    target = likelihood_only(model)
 
     def one(row, theta):
-        return enum_log_density(target, (), {name: value[None] for name, value in row.items()}, theta)[0]
+        return log_joint(target, {name: value[None] for name, value in row.items()}, theta, enumerated=True)
 
     rows = jax.vmap(one, in_axes=(0, None))
     return jax.jit(jax.vmap(rows, in_axes=(None, 0)))(data, draws)
