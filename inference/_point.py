@@ -2,9 +2,8 @@
 
 The objective is the model's log joint density (:func:`inference._density.log_joint`) in the
 constrained space, without the Jacobian of the transform to unconstrained space, so its
-minimum is MAP; with the prior terms masked out (:class:`inference.handlers.prior_terms`) it
-is ML. Discrete latents marked for enumeration are summed out. ML and MAP of a model share one
-compiled program, the choice being its argument.
+minimum is MAP; with the prior terms masked out (:class:`inference.handlers.likelihood_only`)
+it is ML. Discrete latents marked for enumeration are summed out.
 
 The loss is minimised over the unconstrained coordinates of theta by :func:`inference.optim.minimize`,
 full-batch and deterministic, divided by ``num_data`` so that the absolute ``gtol`` means the
@@ -35,9 +34,9 @@ from ._density import log_joint
 from ._setup import enumerated_sites, starting_values, tolerances
 from ._sharding import fit_mesh, sharded_data
 from .handlers import (
+    likelihood_only,
     observed_rows,
     parameter_transforms,
-    prior_terms,
     scale_data,
     with_deterministic,
 )
@@ -66,17 +65,14 @@ class IllPosedWarning(ConvergenceWarning):
     the method returns is where it stopped (ML) or held by a guard (EM's ``reg_covar``)."""
 
 
-def _solve(rng_key, start, data, mask, with_prior, *, model, optimizer, max_iter, gtol, ftol, learning_rate,
-           batch_size, hessian):
-    """Minimise ``-log p(data, theta) / num_data`` from ``start`` over the unconstrained
-    coordinates of theta; traced by ``jax.jit``, so the whole fit is one program.
+def _solve(rng_key, start, data, mask, *, model, target, optimizer, max_iter, gtol, ftol, learning_rate, batch_size,
+           hessian, curvature):
+    """Minimise ``-log p(data, theta) / num_data`` under ``target`` from ``start`` over the
+    unconstrained coordinates of theta; traced by ``jax.jit``, so the whole fit is one program.
 
-    ``with_prior`` (a traced boolean) keeps the prior terms (MAP) or drops them (ML), so ML and
-    MAP of a model share one compiled program. ``mask`` (rows sharded over devices,
-    :func:`inference._sharding.sharded_data`) marks the rows that are data, not padding; None
-    for data on one device.
+    ``mask`` (rows sharded over devices, :func:`inference._sharding.sharded_data`) marks the
+    rows that are data, not padding; None for data on one device.
     """
-    target = prior_terms(model, keep=with_prior)
     if mask is not None:
         target = observed_rows(target, mask=mask)
     enumerated = bool(enumerated_sites(target, start, data))
@@ -106,7 +102,7 @@ def _solve(rng_key, start, data, mask, with_prior, *, model, optimizer, max_iter
         return with_deterministic(model, constrain(unconstrained), data, rng_key)
 
     params = constrained(result.params)
-    if result.hessian is None:
+    if not curvature or result.hessian is None:
         return params, result._replace(params=None, hessian=None), None
     # the observed information in the unconstrained space (the optimiser's final Hessian of the
     # loss per data point), and the Jacobian of every reported value (deterministic sites
@@ -132,14 +128,15 @@ def point_estimate(method, module, data, *, priors, seed, model_options, likelih
             f"got batch_size = {batch_size} with optimizer = {optimizer!r}"
         )
     model = partial(module.model, priors=priors, **model_options)
+    target = likelihood_only(model) if likelihood else model
     solver = compiled(
-        "ml_map", module, model_options, priors,
+        "ml" if likelihood else "map", module, model_options, priors,
         dict(optimizer=optimizer, max_iter=max_iter, gtol=gtol, ftol=ftol, learning_rate=learning_rate,
              batch_size=batch_size, hessian=hessian),
-        partial(_solve, model=model, optimizer=optimizer, max_iter=max_iter, gtol=gtol, ftol=ftol,
-                learning_rate=learning_rate, batch_size=batch_size, hessian=hessian),
+        partial(_solve, model=model, target=target, optimizer=optimizer, max_iter=max_iter, gtol=gtol, ftol=ftol,
+                learning_rate=learning_rate, batch_size=batch_size, hessian=hessian, curvature=likelihood),
     )
-    params, result, curvature = solver(key_solve, start, *sharded_data(data, mesh), np.bool_(not likelihood))
+    params, result, curvature = solver(key_solve, start, *sharded_data(data, mesh))
     num_data = data["X"].shape[0]
     num_steps = int(result.num_steps)
     status = int(result.status)
@@ -157,9 +154,7 @@ def point_estimate(method, module, data, *, priors, seed, model_options, likelih
     reason = problem(params, data["X"], data.get("y"), **model_options) if problem is not None else None
     if reason:
         converged, message = False, reason
-    # the Wald standard errors are ML's (MAP's program computes the same curvature, unused)
-    wald = likelihood and converged and curvature is not None
-    stderr, covariance = _wald(params, curvature) if wald else (None, None)
+    stderr, covariance = _wald(params, curvature) if converged and curvature is not None else (None, None)
     if not converged:
         warnings.warn(
             f"{method} for {module.__name__.rsplit('.', 1)[-1]} did not converge after {num_steps} steps: "

@@ -16,30 +16,18 @@ def is_parameter(site):
     return site["type"] == "sample" and not site["is_observed"] and not is_enumerated(site)
 
 
-class prior_terms(Messenger):
-    """Keep (``keep`` True) or drop the prior terms of a model's log density.
+class likelihood_only(Messenger):
+    """Drop the prior terms of a model's log density, keeping the likelihood (for ML).
 
-    Every parameter site's distribution is replaced by the same distribution masked by ``keep``,
-    so it still has its support (the optimiser's transforms come from it) but, dropped, adds
-    nothing to the log density. Observed sites and enumerated discrete sites are left alone.
-    ``keep`` may be a traced boolean: one compiled program then serves ML (False) and MAP (True).
-    Setting a sample message's ``mask`` flag is not enough: the log density is read from ``fn``.
+    Every parameter site's distribution is replaced by the same distribution masked out, so it
+    still has its support (the optimiser's transforms come from it) but adds nothing to the log
+    density. Observed sites and enumerated discrete sites are left alone. Setting a sample
+    message's ``mask`` flag is not enough: the log density is read from ``fn``.
     """
-
-    def __init__(self, fn=None, keep=True):
-        self.keep = keep
-        super().__init__(fn)
 
     def process_message(self, msg):
         if is_parameter(msg):
-            msg["fn"] = msg["fn"].mask(self.keep)
-
-
-class likelihood_only(prior_terms):
-    """Drop the prior terms of a model's log density, keeping the likelihood (for ML)."""
-
-    def __init__(self, fn=None):
-        super().__init__(fn, keep=False)
+            msg["fn"] = msg["fn"].mask(False)
 
 
 def _parameter_sites(model, params, data):
