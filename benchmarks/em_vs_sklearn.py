@@ -8,6 +8,7 @@ mean log-likelihoods must agree to 1e-10 relative.
 
     python benchmarks/em_vs_sklearn.py                          # N = 1e6, D = 8, K = 8, full
     python benchmarks/em_vs_sklearn.py --grid                   # N x D x K x covariance type
+    python benchmarks/em_vs_sklearn.py --grid --grid-num-data 1e6 --num-iter 5 --repeats 1   # its long row
     python benchmarks/em_vs_sklearn.py --devices 2              # the CPU split into two JAX devices
 
 scikit-learn uses every core through its BLAS; ``--devices`` lets our EM do the same (rows
@@ -86,7 +87,7 @@ def measure(num_data, num_features, num_components, covariance_type, num_iter, r
 
 
 def main(args):
-    grid = (itertools.product((10**4, 10**5, 10**6), (2, 8, 32), (3, 8, 16), ("full", "diag")) if args.grid
+    grid = (itertools.product(args.grid_num_data, (2, 8, 32), (3, 8, 16), ("full", "diag")) if args.grid
             else [(args.num_data, args.num_features, args.num_components, args.covariance_type)])
     print(f"JAX devices: {len(jax.devices())}")
     print(f"{'N':>9} {'D':>3} {'K':>3} {'cov':>5} {'ours ms/it':>11} {'sklearn ms/it':>14} {'speed-up':>9} {'rel. diff. ll':>14}")
@@ -105,6 +106,8 @@ if __name__ == "__main__":
     parser.add_argument("--num-iter", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--grid", action="store_true", help="the whole grid of issue 5 (takes long)")
+    parser.add_argument("--grid-num-data", type=lambda text: [int(float(n)) for n in text.split(",")],
+                        default=[10**4, 10**5, 10**6], help="the grid's N, a comma list (default 1e4,1e5,1e6)")
     parser.add_argument("--devices", type=int, default=1, help="JAX CPU devices (set before JAX starts)")
     args = parser.parse_args()
     jax.config.update("jax_num_cpu_devices", args.devices)
