@@ -101,7 +101,7 @@ def _enumerated_site(model, params, data, module_name):
             f"em needs exactly one enumerated discrete latent site; {module_name} has {len(sites)} with these data "
             "(with nothing missing there is nothing for EM to fill in: use method='ml')"
         )
-    return sites[0]["name"], sites[0]["fn"].enumerate_support(expand=False).shape[0]
+    return next(iter(sites.items()))
 
 
 def log_joint(model, name, num_values, params, data):
@@ -408,11 +408,6 @@ def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, 
     if not finite:
         raise ValueError(_breakdown(runs[0], data, reg))
     params, trace, converged = max(finite, key=lambda r: r[1][-1])
-    if streamed:  # N x K would not fit: the model's predict serves blocks of rows
-        resp = None
-    else:
-        joint = np.asarray(e_step({k: jnp.asarray(v) for k, v in params.items()}, data_jax))
-        resp = np.exp(joint - logsumexp(joint, axis=1)[:, None])
     what = "log-posterior" if with_prior else "log-likelihood"
     # EM cannot lower its objective; round-off moves it by ~1e-12 relative at most
     drops = np.diff(trace) < -1e-9 * np.abs(trace[1:]).max(initial=1.0)
@@ -420,6 +415,13 @@ def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, 
         warnings.warn(f"em: the {what} decreased at iteration(s) {np.flatnonzero(drops).tolist()}", stacklevel=3)
     full = with_deterministic(model, {k: jnp.asarray(v) for k, v in params.items()}, data_jax, random.PRNGKey(0))
     full = {k: np.asarray(v) for k, v in full.items()}
+    if streamed:  # N x K would not fit: the model's predict serves blocks of rows
+        resp = None
+    elif compiled and hasattr(module, "responsibilities"):  # the closed form: the generic E-step makes N x K x D x D
+        resp = np.asarray(module.responsibilities(full, data["X"]))
+    else:
+        joint = np.asarray(e_step({k: jnp.asarray(v) for k, v in params.items()}, data_jax))
+        resp = np.exp(joint - logsumexp(joint, axis=1)[:, None])
     mle_problem = getattr(module, "mle_problem", None)
     # the streamed X has no responsibilities to count with; its sample would misjudge n_k
     checked = mle_problem is not None and not with_prior and not streamed
