@@ -92,8 +92,8 @@ def _solve(rng_key, start, data, mask, *, model, target, optimizer, max_iter, gt
         return -log_joint(scaled, batch, constrain(unconstrained), enumerated=enumerated) / num_data
 
     result = optim.minimize(
-        loss, {name: transforms[name].inv(value) for name, value in start.items()}, optimizer=optimizer, max_iter=max_iter,
-        gtol=gtol, ftol=ftol, learning_rate=learning_rate,
+        loss, {name: transforms[name].inv(value) for name, value in start.items()}, optimizer=optimizer,
+        max_iter=max_iter, gtol=gtol, ftol=ftol, learning_rate=learning_rate,
         batch_loss_fn=None if batch_size is None else batch_loss, rng_key=rng_key,
         max_hessian_size=1000 if hessian else 0,
     )

@@ -4,8 +4,8 @@
 ``AutoMultivariateNormal`` (one Gaussian with a dense covariance). The ELBO (Blei et al., 2017)
 is maximised by Adam; discrete latents marked for enumeration are summed out
 (:class:`inference._density.OrderedELBO`). The step size decays from ``learning_rate`` to a
-hundredth of it along a cosine. ``losses`` is the negative ELBO per step; ``samples`` are draws from the
-fitted guide pushed through the constraints, one chain.
+hundredth of it along a cosine. ``losses`` is the negative ELBO per step; ``samples`` are
+draws from the fitted guide pushed through the constraints, one chain.
 
 ``batch_size`` B < N fits on minibatches: each step draws B rows (with replacement) and scales
 their log-likelihood by N / B (:class:`inference.handlers.scale_data`, what a subsampled
