@@ -29,17 +29,24 @@ with warnings.catch_warnings():
     import arviz as az
 
 
-def choose_k(data, args, *, covariance_type, max_k, with_loo):
+def choose_k(data, args, *, covariance_type, max_k, with_loo, fitted=None):
     """AIC and BIC of the ML estimate (EM; ML for K = 1, which has no latent), and LOO of the
-    NUTS posterior, for K = 1, ..., ``max_k``; returns ``(table, {criterion: chosen K})``."""
+    NUTS posterior, for K = 1, ..., ``max_k``; returns ``(table, {criterion: chosen K})``.
+
+    ``fitted``: the fits already made at K = ``args.num_components`` by the same calls (the
+    script's main fits), reused rather than repeated.
+    """
     rows, idatas = [], {}
     for k in range(1, max_k + 1):
         options = {"num_components": k, "covariance_type": covariance_type}
-        point = fit(gaussian_mixture, data, "em" if k > 1 else "ml", seed=args.seed, **options)
+        done = (fitted or {}) if k == args.num_components else {}
+        method = "em" if k > 1 else "ml"
+        point = done.get(method) or fit(gaussian_mixture, data, method, seed=args.seed, **options)
         rows.append({"K": k, **information_criteria(point)})
         if with_loo:
-            nuts = fit(gaussian_mixture, data, "nuts", seed=args.seed, num_warmup=args.num_warmup,
-                       num_samples=args.num_samples, num_chains=args.num_chains, progress_bar=args.progress_bar, **options)
+            nuts = done.get("nuts") or fit(
+                gaussian_mixture, data, "nuts", seed=args.seed, num_warmup=args.num_warmup,
+                num_samples=args.num_samples, num_chains=args.num_chains, progress_bar=args.progress_bar, **options)
             idatas[k] = nuts.idata
     table = pd.DataFrame(rows).set_index("K")
     chosen = {"aic": int(table["aic"].idxmin()), "bic": int(table["bic"].idxmin())}
@@ -80,7 +87,7 @@ def main(args):
     options = {"num_components": args.num_components, "covariance_type": args.covariance_type}
     report = common.fit_and_report(gaussian_mixture, args, **options)
     table, chosen = choose_k(report.data, args, covariance_type=args.covariance_type, max_k=args.max_k,
-                             with_loo="nuts" in args.method)
+                             with_loo="nuts" in args.method, fitted=report.fits)
     print(table.to_string(float_format=lambda v: f"{v:.2f}"))
     print("  chosen K: " + ", ".join(f"{criterion} {k}" for criterion, k in chosen.items()))
     table.to_csv(os.path.join(args.out_dir, "choose_k.csv"))
