@@ -1,0 +1,41 @@
+"""``compile_faster``: the flag is added once, a user's own value is kept, and a call after JAX's
+backend has started says that it changes nothing."""
+
+import jax.numpy as jnp
+import pytest
+from jax._src import xla_bridge
+
+from inference import xla
+
+
+@pytest.fixture
+def before_backend(monkeypatch):
+    """As if JAX's backend had not started (in the test process it has)."""
+    monkeypatch.setattr(xla_bridge, "backends_are_initialized", lambda: False)
+
+
+@pytest.mark.parametrize(
+    "given, expected",
+    [
+        (None, "--xla_cpu_use_fusion_emitters=false"),
+        ("--xla_force_host_platform_device_count=4",
+         "--xla_force_host_platform_device_count=4 --xla_cpu_use_fusion_emitters=false"),
+        ("--xla_cpu_use_fusion_emitters=true", "--xla_cpu_use_fusion_emitters=true"),  # the user's choice stands
+    ],
+)
+def test_the_flag_is_added_once_and_a_given_value_is_kept(before_backend, monkeypatch, given, expected):
+    if given is None:
+        monkeypatch.delenv("XLA_FLAGS", raising=False)
+    else:
+        monkeypatch.setenv("XLA_FLAGS", given)
+    xla.compile_faster()
+    xla.compile_faster()
+    assert xla.os.environ["XLA_FLAGS"] == expected
+
+
+def test_a_call_after_the_backend_started_warns_and_changes_nothing(monkeypatch):
+    jnp.zeros(1).block_until_ready()  # the backend has started
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=1")
+    with pytest.warns(RuntimeWarning, match="before the first computation"):
+        xla.compile_faster()
+    assert xla.os.environ["XLA_FLAGS"] == "--xla_force_host_platform_device_count=1"
