@@ -7,7 +7,9 @@ or a bootstrap, compiles nothing, and a long session does not accumulate program
 otherwise keep one per fit, each holding its own memory maps).
 """
 
+import sys
 from collections import OrderedDict
+from functools import partial
 
 import jax
 import numpy as np
@@ -44,3 +46,15 @@ def compiled(method, module, model_options, priors, options, function):
     else:
         _PROGRAMS.move_to_end(key)
     return program
+
+
+def compiled_for_model(method, model, function):
+    """:func:`compiled` for ``function(model, ...)`` with ``model`` bound as the layer binds it,
+    ``partial(module.model, priors=..., **options)``: the same program for equal bindings.
+    Anything else (a model of the caller's own) is jitted afresh, uncached."""
+    if not (isinstance(model, partial) and not model.args and model.func.__module__ in sys.modules):
+        return jax.jit(partial(function, model))
+    options = dict(model.keywords)
+    priors = options.pop("priors", None)
+    module = sys.modules[model.func.__module__]
+    return compiled(method, module, options, priors, {"function": model.func.__qualname__}, partial(function, model))

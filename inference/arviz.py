@@ -21,6 +21,7 @@ from numpyro.infer import Predictive
 
 from models._checks import check_bool, check_int
 
+from ._compiled import compiled_for_model
 from ._density import log_joint
 from .handlers import likelihood_only, uncondition
 from .result import check_fit
@@ -35,14 +36,19 @@ def pointwise_log_likelihood(model, draws, data):
 
     ``model`` is the NumPyro model with its options bound; ``draws`` maps each parameter to an
     array with one leading draw dimension; ``data`` maps each data name to an array of rows.
+    Compiled once per model binding (the layer's ``partial(module.model, priors=..., **options)``)
+    and shapes, not once per call: a scan over many fits of one model compiles it once.
     """
+    return compiled_for_model("pointwise_log_likelihood", model, _pointwise)(draws, data)
+
+
+def _pointwise(model, draws, data):
     target = likelihood_only(model)
 
     def one(row, theta):
         return log_joint(target, {name: value[None] for name, value in row.items()}, theta, enumerated=True)
 
-    rows = jax.vmap(one, in_axes=(0, None))
-    return jax.jit(jax.vmap(rows, in_axes=(None, 0)))(data, draws)
+    return jax.vmap(jax.vmap(one, in_axes=(0, None)), in_axes=(None, 0))(data, draws)
 
 
 def posterior_predictive(model, draws, data, rng_key):

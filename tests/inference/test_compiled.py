@@ -7,6 +7,7 @@ import numpy as np
 import numpyro.distributions as dist
 import pytest
 from jax import monitoring
+from scipy import stats
 
 import models
 from inference import _compiled, fit
@@ -63,3 +64,16 @@ def test_the_seed_still_changes_the_draws_of_a_cached_program():
     first, second = (fit("linear_regression", data, "vi", seed=s, **SMALL["vi"]).samples["a"] for s in (0, 1))
     assert not np.array_equal(first, second)
     np.testing.assert_array_equal(first, fit("linear_regression", data, "vi", seed=0, **SMALL["vi"]).samples["a"])
+
+
+def test_the_log_likelihood_group_compiles_once_per_model_and_shape():
+    """Every fit's InferenceData holds the pointwise log-likelihood (for LOO and WAIC): one program
+    per model, options, priors and shapes, not one per fit, as in a scan over many fits."""
+    priors = {"a": dist.Normal(0.0, 4.0)}  # priors of their own: no other test has compiled it
+    first, second = (fit("linear_regression", _data(seed), "ml", priors=priors) for seed in (15, 16))
+    assert _compilations(lambda: first.idata)
+    assert not _compilations(lambda: second.idata)
+    # the cached program scores the second fit's own data at its own estimate (eq. 1.11)
+    data, theta = _data(16), second.params
+    expected = stats.norm.logpdf(data["y"], data["X"] @ theta["a"] + theta["b"], theta["sigma"])
+    np.testing.assert_allclose(second.idata.log_likelihood["y"].values[0, 0], expected, rtol=1e-13)
