@@ -125,24 +125,24 @@ def sample(rng_key, num_data, pi, mu, cov):
     return label, mu[label] + jnp.einsum("nde,ne->nd", chol[label], random.normal(key_x, (num_data, D)))
 
 
-@jax.jit
 def log_joint(X, pi, mu, cov):
     """``log pi_k + log N(x_n | mu_k, cov_k)``, shape ``(N, K)``; ``cov`` is (K, D, D) or (D, D).
 
-    One compiled program per shape: the whitened rows of all K components come from one
-    (N, D) x (D, K D) matrix product (:func:`_log_densities`), not from K triangular solves over
-    N x D arrays (4x faster at N = 1e6, D = K = 8, and a third of the memory).
+    The whitened rows of all K components come from one (N, D) x (D, K D) matrix product
+    (:func:`_log_densities`), taken about the centre ``pi @ mu`` as in :func:`em_statistics`, so
+    that data far from the origin lose no more digits than near it. Pure: callers jit it (4x
+    faster than K triangular solves at N = 1e6, D = K = 8, with a third of the memory).
     """
-    return jnp.log(pi) + _log_densities(jnp.asarray(X), jnp.asarray(mu), jnp.asarray(cov), "full")
+    X, pi, mu = jnp.asarray(X), jnp.asarray(pi), jnp.asarray(mu)
+    centre = pi @ mu
+    return jnp.log(pi) + _log_densities(X - centre, mu - centre, jnp.asarray(cov), "full")
 
 
-@jax.jit
 def posterior_probs(X, pi, mu, cov):
     """Bayes' rule in log space: ``p(label = k | x_n)``, shape ``(N, K)`` (eq. 1.4 and 1.18)."""
     return softmax(log_joint(X, pi, mu, cov), axis=-1)
 
 
-@jax.jit
 def marginal_log_density(X, pi, mu, cov):
     """``log sum_k pi_k N(x_n | mu_k, cov_k)``, shape ``(N,)`` (the terms of eq. 1.15)."""
     return logsumexp(log_joint(X, pi, mu, cov), axis=-1)

@@ -25,6 +25,7 @@ Shapes: ``X`` (N, D); ``pi`` (K,), ``mu`` (K, D), ``cov`` (K, D, D) or (D, D) wh
 ``responsibilities`` (N, K); ``assignments`` (N,).
 """
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from numpyro.distributions import constraints
@@ -92,7 +93,7 @@ def responsibilities(theta, X):
     """``gamma_nk = p(z_n = k | x_n, theta)`` (eq. 1.18), shape (N, K), from ``pi, mu, cov``."""
     theta = check_gaussian_theta(theta)
     X = check_features(X, np.shape(theta["mu"])[-1])
-    return _gaussian.posterior_probs(X, theta["pi"], theta["mu"], theta["cov"])
+    return jax.jit(_gaussian.posterior_probs)(X, theta["pi"], theta["mu"], theta["cov"])
 
 
 def assignments(theta, X):
@@ -104,7 +105,7 @@ def log_likelihood(theta, X):
     """Pointwise marginal log-likelihood ``log sum_k pi_k N(x_n | mu_k, cov_k)``, shape (N,)."""
     theta = check_gaussian_theta(theta)
     X = check_features(X, np.shape(theta["mu"])[-1])
-    return _gaussian.marginal_log_density(X, theta["pi"], theta["mu"], theta["cov"])
+    return jax.jit(_gaussian.marginal_log_density)(X, theta["pi"], theta["mu"], theta["cov"])
 
 
 COLLAPSE_FLOOR = 1e-5  # smallest covariance eigenvalue, relative to the data's average variance
@@ -131,7 +132,7 @@ def mle_problem(theta, X, y=None, *, num_components=2, covariance_type="full", o
     D = X.shape[1]
     floor = COLLAPSE_FLOOR * max(float(np.var(X, axis=0).mean()), np.finfo(np.float64).tiny)
     smallest = np.linalg.eigvalsh(cov.reshape(-1, D, D)).min(axis=1)
-    counts = np.asarray(_gaussian.posterior_probs(jnp.asarray(X), theta["pi"], theta["mu"], cov)).sum(axis=0)
+    counts = np.asarray(jax.jit(_gaussian.posterior_probs)(X, theta["pi"], theta["mu"], cov)).sum(axis=0)
     needed = {"full": D + 1, "diag": 2, "spherical": 2, "tied": 0}[covariance_type]
     if covariance_type == "tied":
         if smallest[0] >= floor:
