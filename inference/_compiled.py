@@ -4,7 +4,8 @@ Each method traces its whole fit (set-up, optimisation or sampling, draws) into 
 ``(rng_key, start, data)``. :func:`compiled` jits it once per key and keeps the last
 ``MAX_PROGRAMS`` (16): a second fit of new data of the same shape, as in simulation-based calibration
 or a bootstrap, compiles nothing, and a long session does not accumulate programs (JAX would
-otherwise keep one per fit, each holding its own memory maps).
+otherwise keep one per fit, each holding its own memory maps). The pointwise log-likelihood of
+a fit's InferenceData (:func:`compiled_for_model`) takes its places among them too.
 """
 
 import sys
@@ -50,11 +51,12 @@ def compiled(method, module, model_options, priors, options, function):
 
 def compiled_for_model(method, model, function):
     """:func:`compiled` for ``function(model, ...)`` with ``model`` bound as the layer binds it,
-    ``partial(module.model, priors=..., **options)``: the same program for equal bindings.
-    Anything else (a model of the caller's own) is jitted afresh, uncached."""
-    if not (isinstance(model, partial) and not model.args and model.func.__module__ in sys.modules):
+    ``partial(module.model, priors=..., **options)`` with ``module`` a model module: the same
+    program for equal bindings. Any other model (a function of the caller's own, which a name
+    cannot identify: two closures share theirs) is jitted afresh, uncached."""
+    module = sys.modules.get(getattr(getattr(model, "func", None), "__module__", None))
+    if not (isinstance(model, partial) and not model.args and model.func is getattr(module, "model", None)):
         return jax.jit(partial(function, model))
     options = dict(model.keywords)
     priors = options.pop("priors", None)
-    module = sys.modules[model.func.__module__]
-    return compiled(method, module, options, priors, {"function": model.func.__qualname__}, partial(function, model))
+    return compiled(method, module, options, priors, {}, partial(function, model))

@@ -2,8 +2,11 @@
 data of the same shape (a bootstrap, simulation-based calibration) traces and compiles nothing,
 and new shapes or options compile anew without disturbing the cached programs."""
 
+from functools import partial
+
 import jax
 import numpy as np
+import numpyro
 import numpyro.distributions as dist
 import pytest
 from jax import monitoring
@@ -11,6 +14,7 @@ from scipy import stats
 
 import models
 from inference import _compiled, fit
+from inference.arviz import pointwise_log_likelihood
 
 SMALL = {
     "ml": {},
@@ -77,3 +81,21 @@ def test_the_log_likelihood_group_compiles_once_per_model_and_shape():
     data, theta = _data(16), second.params
     expected = stats.norm.logpdf(data["y"], data["X"] @ theta["a"] + theta["b"], theta["sigma"])
     np.testing.assert_allclose(second.idata.log_likelihood["y"].values[0, 0], expected, rtol=1e-13)
+
+
+def test_models_of_the_callers_own_are_never_confused():
+    """Two closures share a name (``make.<locals>.model``) but not a likelihood: only the layer's
+    own bindings of a model module are cached."""
+
+    def make(scale):
+        def model(X, y=None):
+            loc = numpyro.sample("loc", dist.Normal(0.0, 1.0))
+            with numpyro.plate("data", X.shape[0]):
+                numpyro.sample("y", dist.Normal(loc, scale), obs=y)
+
+        return model
+
+    data = {"X": np.zeros((3, 1)), "y": np.array([0.0, 1.0, 2.0])}
+    for scale in (1.0, 10.0):
+        ours = pointwise_log_likelihood(partial(make(scale)), {"loc": np.zeros(1)}, data)
+        np.testing.assert_allclose(ours[0], stats.norm.logpdf(data["y"], 0.0, scale), rtol=1e-14)
