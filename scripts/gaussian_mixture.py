@@ -41,10 +41,10 @@ def choose_k(data, args, *, covariance_type, max_k, with_loo, fitted=None):
         options = {"num_components": k, "covariance_type": covariance_type}
         done = (fitted or {}) if k == args.num_components else {}
         method = "em" if k > 1 else "ml"
-        point = done.get(method) or fit(gaussian_mixture, data, method, seed=args.seed, **options)
+        point = done[method] if method in done else fit(gaussian_mixture, data, method, seed=args.seed, **options)
         rows.append({"K": k, **information_criteria(point)})
         if with_loo:
-            nuts = done.get("nuts") or fit(
+            nuts = done["nuts"] if "nuts" in done else fit(
                 gaussian_mixture, data, "nuts", seed=args.seed, num_warmup=args.num_warmup,
                 num_samples=args.num_samples, num_chains=args.num_chains, progress_bar=args.progress_bar, **options)
             idatas[k] = nuts.idata
