@@ -112,7 +112,7 @@ def build_parser():
     parser.add_argument("--num-samples", type=int, default=500)
     parser.add_argument("--num-warmup", type=int, default=500)
     parser.add_argument("--num-chains", type=int, default=2)
-    parser.add_argument("--num-steps", type=int, default=5000, help="VI's optimisation steps")
+    parser.add_argument("--num-steps", type=int, default=common.VI_STEPS, help="VI's optimisation steps")
     parser.add_argument("--curve-repeats", type=int, default=10)
     parser.add_argument("--max-k", type=int, default=4)
     parser.add_argument("--progress-bar", action=argparse.BooleanOptionalAction, default=False,
