@@ -21,9 +21,8 @@ instead of 128 (to the same optimum), and NUTS's draws differ (from the same dis
 import os
 import warnings
 
-from jax._src import (
-    xla_bridge,  # whether the backend has started: no public import (JAX 0.10)
-)
+# whether JAX's backend has started: JAX 0.10 has no public way to ask
+from jax._src import xla_bridge
 
 FLAG = "--xla_cpu_use_fusion_emitters"
 
