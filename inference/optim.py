@@ -82,27 +82,35 @@ def _polished_hessian(loss_fn, params, grad_norm, polish, num_steps=3):
     Near the optimum the objective changes below its own round-off, so a line search on it
     stalls (``NO_PROGRESS``/``STALLED``) while the gradient, which is computed to full
     precision, still says where the optimum is: a Newton step on it needs no objective value.
-    Each step is kept only if it lowers the gradient norm. One loop computes the Hessian for the
-    steps and for the end, so the program holds one Hessian, not two; a run that does not
-    polish computes it once. Returns ``(params, grad_norm, hessian)``.
+    Each step is kept only if it lowers the gradient norm. One loop evaluates the gradient and
+    the Hessian together, at the end and at each candidate, so the program holds the objective's
+    second derivatives once (each copy is compiled); a run that does not polish evaluates them
+    once. Returns ``(params, grad_norm, hessian)``.
     """
     flat, unravel = ravel_pytree(params)
-    objective = lambda v: loss_fn(unravel(v))  # noqa: E731
-    gradient, hessian = jax.grad(objective), jax.hessian(objective)
+    gradient = jax.grad(lambda v: loss_fn(unravel(v)))
+
+    def gradient_and_hessian(v):
+        # forward over reverse, as jax.hessian, keeping the gradient: the primal of each column's jvp
+        basis = jnp.eye(v.size, dtype=v.dtype)
+        return jax.vmap(lambda t: jax.jvp(gradient, (v,), (t,)), out_axes=(None, 0))(basis)
 
     def step(carry):
-        k, v, norm, _, _ = carry
-        h = hessian(v)
+        # the candidate is the start at k = 0, then the Newton step from the best point so far
+        k, best, norm, g, h, candidate, _ = carry
+        new_g, new_h = gradient_and_hessian(candidate)
+        new_norm = jnp.max(jnp.abs(new_g), initial=0.0)
+        better = (k == 0) | (jnp.all(jnp.isfinite(candidate)) & (new_norm < norm))
+        best, g, h = (jnp.where(better, new, old) for new, old in ((candidate, best), (new_g, g), (new_h, h)))
+        norm = jnp.where(better & (k > 0), new_norm, norm)
         h = 0.5 * (h + h.T)
-        new = v - jnp.linalg.solve(h, gradient(v))
-        new_norm = jnp.max(jnp.abs(gradient(new)), initial=0.0)
-        # a kept step moves v, so the loop goes round again for the Hessian there
-        better = polish & (k < num_steps) & jnp.all(jnp.isfinite(new)) & (new_norm < norm)
-        return k + 1, jnp.where(better, new, v), jnp.where(better, new_norm, norm), h, better
+        # a kept step moves the best point, so the loop goes round again for a step from there
+        return k + 1, best, norm, g, h, best - jnp.linalg.solve(h, g), polish & better & (k < num_steps)
 
     size = flat.size
-    carry = (0, flat, grad_norm, jnp.zeros((size, size), flat.dtype), jnp.asarray(True))
-    _, flat, grad_norm, h, _ = lax.while_loop(lambda c: c[4], step, carry)
+    zeros = jnp.zeros((size, size), flat.dtype)
+    carry = (0, flat, grad_norm, jnp.zeros_like(flat), zeros, flat, jnp.asarray(True))
+    _, flat, grad_norm, _, h, _, _ = lax.while_loop(lambda c: c[6], step, carry)
     return unravel(flat), grad_norm, h
 
 
@@ -110,15 +118,18 @@ def _lbfgs(loss_fn, params, *, max_iter, gtol, ftol):
     value, grad = jax.value_and_grad(loss_fn)(params)
     losses = jnp.full(max_iter + 1, jnp.nan, dtype=jnp.result_type(value)).at[0].set(value)
     solver = optax.lbfgs()
-    value_and_grad = optax.value_and_grad_from_state(loss_fn)
 
     def step(carry):
+        # the line search leaves the value and gradient at the new point in the state; the start's
+        # are put there before the loop, so the objective's gradient is traced only where the start
+        # and the line search evaluate it (optax.value_and_grad_from_state would trace a third copy,
+        # for a state without them, and each copy is compiled)
         params, state, k, losses, _, _ = carry
-        value, grad = value_and_grad(params, state=state)
+        value, grad = (optax.tree.get(state, name) for name in ("value", "grad"))
         updates, state = solver.update(grad, state, params, value=value, grad=grad, value_fn=loss_fn)
         new_params = optax.apply_updates(params, updates)
-        new_value = optax.tree_utils.tree_get(state, "value")
-        new_norm = _max_abs(optax.tree_utils.tree_get(state, "grad"))
+        new_value = optax.tree.get(state, "value")
+        new_norm = _max_abs(optax.tree.get(state, "grad"))
         status = _status(k + 1, new_value, losses[k], new_norm, max_iter=max_iter, gtol=gtol, ftol=ftol)
         # a step to a non-finite point is not taken: the result stays the last finite one
         params = jax.tree.map(lambda new, old: jnp.where(status == NOT_FINITE, old, new), new_params, params)
@@ -126,7 +137,8 @@ def _lbfgs(loss_fn, params, *, max_iter, gtol, ftol):
 
     grad_norm = _max_abs(grad)
     status = _status(0, value, jnp.nan, grad_norm, max_iter=max_iter, gtol=gtol, ftol=ftol)
-    carry = (params, solver.init(params), jnp.asarray(0), losses, status, grad_norm)
+    state = optax.tree.set(solver.init(params), value=value, grad=grad)
+    carry = (params, state, jnp.asarray(0), losses, status, grad_norm)
     params, _, k, losses, status, grad_norm = lax.while_loop(lambda c: c[4] == RUNNING, step, carry)
     return params, losses, k, grad_norm, status
 

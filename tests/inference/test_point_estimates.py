@@ -53,7 +53,13 @@ def test_map_with_flat_priors_equals_ml(name):
     map_flat = fit(name, data, "map", priors=flat, **options)
     # the same objective from the same start: the same optimum to the optimiser's precision
     _close(map_flat.params, ml.params, rtol=1e-6)
-    np.testing.assert_allclose(map_flat.losses, ml.losses, rtol=1e-12)
+    # and the same path, to round-off: the two are different programs (ML also computes its
+    # standard errors), which XLA fuses differently, so a loss may differ in its last bit (1e-13
+    # at 516 for the classifier) and the line search may then end a step sooner or later near
+    # the optimum, where the loss no longer changes
+    common = min(len(map_flat.losses), len(ml.losses))
+    np.testing.assert_allclose(map_flat.losses[:common], ml.losses[:common], rtol=1e-12)
+    np.testing.assert_allclose(map_flat.losses[-1], ml.losses[-1], rtol=1e-14)
 
 
 def test_map_with_a_very_wide_prior_approaches_ml():
