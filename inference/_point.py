@@ -34,10 +34,12 @@ from ._density import log_joint
 from ._setup import enumerated_sites, starting_values, tolerances
 from ._sharding import fit_mesh, sharded_data
 from .handlers import (
+    constrain,
     likelihood_only,
     observed_rows,
     parameter_transforms,
     scale_data,
+    unconstrain,
     with_deterministic,
 )
 from .result import Fit, fit_context
@@ -79,27 +81,24 @@ def _solve(rng_key, start, data, mask, *, model, target, optimizer, max_iter, gt
     transforms = parameter_transforms(target, start, data)
     num_data = data["X"].shape[0] if mask is None else mask.sum()
 
-    def constrain(unconstrained):
-        return {name: transforms[name](value) for name, value in unconstrained.items()}
-
     def loss(unconstrained):
-        return -log_joint(target, data, constrain(unconstrained), enumerated=enumerated) / num_data
+        return -log_joint(target, data, constrain(transforms, unconstrained), enumerated=enumerated) / num_data
 
     def batch_loss(unconstrained, key):
         rows = random.randint(key, (batch_size,), 0, num_data)
         batch = {name: value[rows] for name, value in data.items()}
         scaled = scale_data(target, factor=num_data / batch_size)
-        return -log_joint(scaled, batch, constrain(unconstrained), enumerated=enumerated) / num_data
+        return -log_joint(scaled, batch, constrain(transforms, unconstrained), enumerated=enumerated) / num_data
 
     result = optim.minimize(
-        loss, {name: transforms[name].inv(value) for name, value in start.items()}, optimizer=optimizer,
+        loss, unconstrain(transforms, start), optimizer=optimizer,
         max_iter=max_iter, gtol=gtol, ftol=ftol, learning_rate=learning_rate,
         batch_loss_fn=None if batch_size is None else batch_loss, rng_key=rng_key,
         max_hessian_size=1000 if hessian else 0,
     )
 
     def constrained(unconstrained):
-        return with_deterministic(model, constrain(unconstrained), data, rng_key)
+        return with_deterministic(model, constrain(transforms, unconstrained), data, rng_key)
 
     params = constrained(result.params)
     if not curvature or result.hessian is None:

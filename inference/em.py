@@ -65,9 +65,11 @@ from ._setup import (
 )
 from ._sharding import placed, row_mesh
 from .handlers import (
+    constrain,
     likelihood_only,
     log_prior,
     parameter_transforms,
+    unconstrain,
     with_deterministic,
 )
 from .result import Fit, fit_context
@@ -138,13 +140,12 @@ def _numerical_m_step(model, name, num_values, with_prior, data):
         transforms = parameter_transforms(model, params, data)
 
         def loss(unconstrained):
-            constrained = {k: transforms[k](u) for k, u in unconstrained.items()}
-            return -objective(constrained, resp, data) / num_data
+            return -objective(constrain(transforms, unconstrained), resp, data) / num_data
 
-        start = {k: transforms[k].inv(v) for k, v in params.items()}
+        start = unconstrain(transforms, params)
         result = optim.minimize(loss, start, max_iter=500, gtol=gtol, ftol=ftol, max_hessian_size=0)
         better = loss(result.params) <= loss(start)
-        return {k: jnp.where(better, transforms[k](result.params[k]), params[k]) for k in params}
+        return jax.tree.map(lambda new, old: jnp.where(better, new, old), constrain(transforms, result.params), params)
 
     return lambda params, resp: step(params, resp, data)
 

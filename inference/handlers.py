@@ -46,6 +46,17 @@ def parameter_transforms(model, params, data):
     return {name: biject_to(site["fn"].support) for name, site in _parameter_sites(model, params, data).items()}
 
 
+def constrain(transforms, unconstrained):
+    """The parameters' values ``theta = T(u)`` from their unconstrained coordinates ``u``, by the
+    bijections of :func:`parameter_transforms`."""
+    return {name: transforms[name](value) for name, value in unconstrained.items()}
+
+
+def unconstrain(transforms, values):
+    """The unconstrained coordinates ``u = T^{-1}(theta)`` of the parameters' values."""
+    return {name: transforms[name].inv(value) for name, value in values.items()}
+
+
 def with_deterministic(model, latent, data, rng_key):
     """The latent values plus every deterministic site the model computes from them.
 
