@@ -11,7 +11,8 @@ Generative process for labels given inputs, with a feature map ``phi``::
 constant column). The log-likelihood (eq. 1.14) is
 ``sum_n y_n log sigmoid(s_n) + (1 - y_n) log(1 - sigmoid(s_n))``: minus N times the binary
 cross-entropy, the notes' "does this expression seem familiar?". It is evaluated from logits
-(``Bernoulli(logits=s)``) so that it stays finite for large |s|.
+(``Bernoulli(logits=s)``) so that it stays finite for large |s|, as
+``log1p(exp(-|s|)) - y s + max(s, 0)`` negated.
 
 Shapes: ``X`` (N, D), ``y`` (N,) in {0, 1}, ``a`` (F,) with F the number of features after
 ``phi`` (F = D for the identity), ``b`` ().
@@ -109,13 +110,29 @@ def logits(theta, X, *, degree=1):
     return feature_map(X, degree) @ jnp.asarray(theta["a"]) + theta.get("b", 0.0)
 
 
+class FiniteLogitsBernoulli(dist.BernoulliLogits):
+    """NumPyro's ``Bernoulli(logits=s)`` with its log-density for finite logits only.
+
+    NumPyro's ``log_prob`` guards against infinite logits with a double ``where`` on every row,
+    and at N = 1e4 that guard costs a third of the log-likelihood's gradient (82 against 56 us,
+    measured in a compiled loop), which NUTS evaluates some 10^4 times a fit. Here the logits
+    are finite: ``X`` is validated finite and the parameters are finite on their domain (a
+    trajectory that diverges to infinity gives NaN, which NUTS counts as a divergence and the
+    optimisers refuse). The value is NumPyro's, bit for bit, for every finite logit.
+    """
+
+    def log_prob(self, value):
+        s = self.logits
+        return -(jnp.clip(s, 0) + jnp.log1p(jnp.exp(-jnp.abs(s))) - s * value)
+
+
 def model(X, y=None, *, priors=None, fit_intercept=True, degree=1):
     """y | x ~ Bernoulli(sigmoid(a^T phi(x) + b)) for each row of ``X`` (eq. 1.12)."""
     X = as_features(X)
     spec = params(X.shape[1], fit_intercept=fit_intercept, degree=degree)
     theta = sample_params(resolve_priors(priors, spec))
     with numpyro.plate("data", X.shape[0]):
-        numpyro.sample("y", dist.Bernoulli(logits=logits(theta, X, degree=degree)), obs=y)
+        numpyro.sample("y", FiniteLogitsBernoulli(logits=logits(theta, X, degree=degree)), obs=y)
 
 
 def predict_proba(theta, X, *, degree=1):

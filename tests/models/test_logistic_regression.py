@@ -2,6 +2,7 @@
 
 import jax
 import numpy as np
+import numpyro.distributions as dist
 import pytest
 import statsmodels.api as sm
 from numpyro.infer.util import log_likelihood
@@ -35,6 +36,23 @@ def test_log_likelihood_is_minus_n_times_binary_cross_entropy(sim):
     p = np.asarray(logreg.predict_proba(theta, X))
     # eq. 1.14 summed by NumPyro's Bernoulli(logits=...) vs scikit-learn's cross-entropy
     np.testing.assert_allclose(pointwise.sum(), -len(y) * log_loss(y, p), rtol=1e-12)
+
+
+@pytest.mark.parametrize("scale", [1e-8, 1.0, 40.0, 800.0, 1e8])
+def test_finite_logits_bernoulli_is_numpyros_bit_for_bit(scale):
+    # the model's lean log-density drops only NumPyro's guard for infinite logits: at every
+    # finite scale (underflow of exp(-|s|) from |s| ~ 37, overflow of exp(|s|) from ~710) the
+    # value and its gradient are NumPyro's to the last bit
+    rng = np.random.default_rng(0)
+    s, y = rng.normal(size=1000) * scale, rng.integers(0, 2, size=1000)
+
+    def total(d):
+        return lambda logits: d(logits=logits).log_prob(y).sum()
+
+    ours, numpyros = total(logreg.FiniteLogitsBernoulli), total(dist.Bernoulli)
+    lean, guarded = logreg.FiniteLogitsBernoulli(logits=s), dist.Bernoulli(logits=s)
+    np.testing.assert_array_equal(lean.log_prob(y), guarded.log_prob(y))
+    np.testing.assert_array_equal(jax.grad(ours)(s), jax.grad(numpyros)(s))
 
 
 def test_polynomial_feature_map_matches_scikit_learn():
