@@ -7,41 +7,54 @@ JAX CPU devices (``--devices``); PyMC runs one process per chain (``cores=2``) w
 backend linked to BLAS (its configuration is printed). PyMC is not a dependency of the project:
 ``pip install pymc`` first, or the PyMC row is skipped.
 
-    python benchmarks/nuts_vs_pymc.py                 # N = 10 000, D = 20
+Both sides keep what they compile on disk: JAX in its persistent compilation cache (the one the
+project's scripts use), PyTensor its C modules in its compile directory. So each call is timed
+twice, each time in a fresh process: **cold**, with both caches empty, and **warm**, with the
+caches the cold call left. Every side runs with ``--repeats`` seeds (the chains, and so the ESS,
+vary by some 15 % from seed to seed), and the table gives the medians.
+
+    python benchmarks/nuts_vs_pymc.py                 # N = 10 000, D = 20, 3 seeds
 """
 
 import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
 import time
 
-import arviz as az
-import jax
 import numpy as np
-import numpyro
-from numpyro.infer import MCMC, NUTS
 
-numpyro.enable_x64()
-
-from ml_logistic import problem  # noqa: E402  (benchmarks/ml_logistic.py: the same simulated data)
-
-from inference import fit  # noqa: E402
-from models import logistic_regression  # noqa: E402
+SIDES = ("ours", "raw numpyro", "pymc")
 
 
 def min_ess(posterior):
     """The smallest bulk ESS over every scalar of ``a`` and ``b``."""
+    import arviz as az
+
     return float(az.ess(posterior, var_names=["a", "b"]).to_array().min())
 
 
 def ours(X, y, args):
-    result = fit(logistic_regression, {"X": X, "y": y}, "nuts", num_chains=args.num_chains,
+    from inference import fit
+    from models import logistic_regression
+
+    result = fit(logistic_regression, {"X": X, "y": y}, "nuts", seed=args.seed, num_chains=args.num_chains,
                  num_warmup=args.num_warmup, num_samples=args.num_samples, chain_method=args.chain_method)
     return result.idata.posterior
 
 
 def raw_numpyro(X, y, args):
+    import arviz as az
+    import jax
+    from numpyro.infer import MCMC, NUTS
+
+    from models import logistic_regression
+
     mcmc = MCMC(NUTS(logistic_regression.model), num_warmup=args.num_warmup, num_samples=args.num_samples,
                 num_chains=args.num_chains, chain_method=args.chain_method, progress_bar=False)
-    mcmc.run(jax.random.PRNGKey(0), X, y)
+    mcmc.run(jax.random.PRNGKey(args.seed), X, y)
     return az.from_numpyro(mcmc).posterior
 
 
@@ -53,36 +66,76 @@ def pymc(X, y, args):
         b = pm.Normal("b", 0.0, 10.0)
         pm.Bernoulli("y", logit_p=pm.math.dot(X, a) + b, observed=y)
         idata = pm.sample(draws=args.num_samples, tune=args.num_warmup, chains=args.num_chains,
-                          cores=args.num_chains, random_seed=0, progressbar=False, compute_convergence_checks=False)
+                          cores=args.num_chains, random_seed=args.seed, progressbar=False,
+                          compute_convergence_checks=False)
     return idata.posterior
 
 
-def main(args):
+def one_call(args):
+    """One side, one seed, in this process: prints ``{"seconds", "min_ess", "means"}`` as JSON."""
+    import jax
+
+    jax.config.update("jax_num_cpu_devices", args.devices)
+    jax.config.update("jax_enable_x64", True)
+    # the scripts' persistent cache (scripts/common.py): every program kept, however small
+    jax.config.update("jax_compilation_cache_dir", os.path.join(args.cache_dir, "jax"))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    from ml_logistic import problem  # benchmarks/ml_logistic.py: the same simulated data
+
     X, y = problem(args.num_data, args.num_features)
+    run = {"ours": ours, "raw numpyro": raw_numpyro, "pymc": pymc}[args.side]
+    if args.side == "pymc":
+        import pymc as pm  # noqa: F401  (imported outside the timing, as JAX is for the other two)
+    begin = time.perf_counter()
+    posterior = run(X, y, args)
+    seconds = time.perf_counter() - begin
+    means = np.concatenate([posterior["a"].mean(("chain", "draw")).values, [float(posterior["b"].mean())]])
+    print(json.dumps({"seconds": seconds, "min_ess": min_ess(posterior), "means": means.tolist()}))
+
+
+def child(args, side, seed, cache_dir):
+    """``one_call`` in a fresh process, with PyTensor's compile directory under ``cache_dir``."""
+    flags = ",".join(f for f in (os.environ.get("PYTENSOR_FLAGS", ""), f"base_compiledir={cache_dir}/pytensor") if f)
+    argv = [sys.executable, __file__, "--one-call", side, "--seed", str(seed), "--cache-dir", cache_dir]
+    for name in ("num_data", "num_features", "num_chains", "num_warmup", "num_samples", "devices", "chain_method"):
+        argv += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
+    done = subprocess.run(argv, env={**os.environ, "PYTENSOR_FLAGS": flags}, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{side} (seed {seed}) failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main(args):
     print(f"N = {args.num_data}, D = {args.num_features}, {args.num_chains} chains x ({args.num_warmup} warm-up + "
-          f"{args.num_samples} draws); JAX devices: {len(jax.devices())}, chain_method = {args.chain_method!r}")
-    rows = {}
-    for name, run in (("ours", ours), ("raw numpyro", raw_numpyro), ("pymc", pymc)):
-        if name == "pymc":
-            try:
-                import pytensor
-            except ImportError:
-                print("pymc: not installed (pip install pymc); skipped")
-                continue
-            print(f"pytensor {pytensor.__version__}: blas__ldflags = {pytensor.config.blas__ldflags!r}, "
-                  f"cxx = {pytensor.config.cxx!r}")
-        begin = time.perf_counter()
-        posterior = run(X, y, args)
-        elapsed = time.perf_counter() - begin
-        rows[name] = (elapsed, min_ess(posterior), posterior)
-    print(f"{'':>12} {'seconds':>8} {'min ESS':>8} {'ESS/s':>8} {'ours / this':>12}")
-    ours_rate = rows["ours"][1] / rows["ours"][0]
-    for name, (elapsed, ess, _) in rows.items():
-        print(f"{name:>12} {elapsed:>8.1f} {ess:>8.0f} {ess / elapsed:>8.1f} {ours_rate / (ess / elapsed):>12.2f}")
-    means = {name: np.concatenate([p["a"].mean(("chain", "draw")).values, [float(p["b"].mean())]])
-             for name, (_, _, p) in rows.items()}
-    for name in means:
-        print(f"max |posterior mean difference| ours - {name}: {np.max(np.abs(means['ours'] - means[name])):.3f}")
+          f"{args.num_samples} draws); JAX CPU devices: {args.devices}, chain_method = {args.chain_method!r}; "
+          f"seeds 0..{args.repeats - 1}")
+    sides = list(SIDES)
+    try:
+        import pytensor
+    except ImportError:
+        print("pymc: not installed (pip install pymc); skipped")
+        sides.remove("pymc")
+    else:
+        print(f"pytensor {pytensor.__version__}: blas__ldflags = {pytensor.config.blas__ldflags!r}, "
+              f"cxx = {pytensor.config.cxx!r}")
+    runs = {(side, cache): [] for side in sides for cache in ("cold", "warm")}
+    for seed in range(args.repeats):
+        for side in sides:
+            with tempfile.TemporaryDirectory(prefix="nuts-bench-") as cache_dir:
+                for cache in ("cold", "warm"):  # the warm call finds what the cold one compiled
+                    runs[side, cache].append(child(args, side, seed, cache_dir))
+    rate = {key: float(np.median([r["min_ess"] / r["seconds"] for r in rs])) for key, rs in runs.items()}
+    print(f"{'':>12} {'cache':>5} {'seconds':>16} {'min ESS':>16} {'ESS/s':>8} {'ours / this':>12}")
+    for side, cache in runs:
+        seconds = [r["seconds"] for r in runs[side, cache]]
+        ess = [r["min_ess"] for r in runs[side, cache]]
+        print(f"{side:>12} {cache:>5} {min(seconds):>7.2f} to {max(seconds):<5.2f} {min(ess):>7.0f} to {max(ess):<5.0f} "
+              f"{rate[side, cache]:>8.1f} {rate['ours', cache] / rate[side, cache]:>12.2f}")
+    ours_means = np.mean([r["means"] for r in runs["ours", "cold"]], axis=0)
+    for side in sides[1:]:
+        theirs = np.mean([r["means"] for r in runs[side, "cold"]], axis=0)
+        print(f"max |posterior mean difference| ours - {side}: {np.max(np.abs(ours_means - theirs)):.4f}")
 
 
 if __name__ == "__main__":
@@ -94,6 +147,12 @@ if __name__ == "__main__":
     parser.add_argument("--num-samples", type=int, default=1000)
     parser.add_argument("--devices", type=int, default=2, help="JAX CPU devices (set before JAX starts)")
     parser.add_argument("--chain-method", default="parallel", choices=("parallel", "sequential", "vectorized"))
+    parser.add_argument("--repeats", type=int, default=3, help="seeds per side, each timed cold and warm")
+    parser.add_argument("--one-call", choices=SIDES, dest="side", help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--cache-dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    jax.config.update("jax_num_cpu_devices", args.devices)
-    main(args)
+    if args.side:
+        one_call(args)
+    else:
+        main(args)
