@@ -28,10 +28,10 @@ import numpyro
 import numpyro.distributions as dist
 from jax import random
 from jax.nn import softmax
-from jax.scipy.linalg import solve_triangular
 from jax.scipy.special import logsumexp
 from numpyro.distributions import constraints
 
+from ._components import ComponentNormal, cholesky_log_densities
 from ._priors import Param, sample_params
 
 COVARIANCE_TYPES = ("full", "diag", "spherical", "tied")
@@ -83,9 +83,10 @@ def generative_model(X, label, *, resolved, label_site, covariance_type, enumera
 
     The label is observed (``label`` given, ``labelled`` None), sampled (``label`` None) or
     enumerated (``enumerate_label``). With a boolean mask ``labelled``, the label is enumerated
-    for every row and a factor ``log 1{label_n = k}`` on the labelled rows keeps only the given
-    label there: the rows without a label (``label`` = -1) are summed over, the others scored
-    as observed, in one vectorised plate (the semi-supervised classifier).
+    for every row and ``x``'s density is multiplied by ``1{label_n = k}`` on the labelled rows,
+    which keeps only the given label there: the rows without a label (``label`` = -1) are summed
+    over, the others scored as observed, in one vectorised plate (the semi-supervised
+    classifier).
     """
     num_data, D = X.shape
     values = sample_params(resolved)
@@ -101,48 +102,8 @@ def generative_model(X, label, *, resolved, label_site, covariance_type, enumera
         else:
             obs = None if partly_labelled else label
             k = numpyro.sample(label_site, dist.Categorical(values["pi"]), obs=obs, infer=infer)
-            if partly_labelled:
-                numpyro.factor(f"{label_site}_given", jnp.where(labelled & (k != label), -jnp.inf, 0.0))
-        numpyro.sample("X", ComponentNormal(values["mu"], L, k), obs=X)
-
-
-class ComponentNormal(dist.Distribution):
-    """``x | label = k ~ N(mu_k, L_k L_k^T)``: the K Gaussians, and a label choosing among them.
-
-    ``loc`` (K, D) and ``scale_tril`` (K, D, D) are the components'; ``label`` (integers in
-    0..K-1) gives the batch shape: (N,) observed or sampled, (K, 1) when enumerated. The
-    log-density takes every row under every component from one matrix product
-    (:func:`_cholesky_log_densities`, as EM's E-step), then the label's entry.
-
-    ``MultivariateNormal(mu[label], scale_tril=L[label])`` is the same law, but it gathers one
-    D x D factor per row: the classifier's ML at N = 1e5, D = 8, K = 3 asked for 37 GB and
-    failed, where this takes 17 s and 16 GB. Its programs also compile slower: on iris, the
-    mixture's six fits 26 s against 23, its ML 5.7 s against 5.0 (older CPU emitters).
-    """
-
-    arg_constraints = {"loc": constraints.real_vector, "scale_tril": constraints.lower_cholesky}
-    support = constraints.real_vector
-    reparametrized_params = ["loc", "scale_tril"]
-    pytree_data_fields = ("loc", "scale_tril", "label")  # the label too, when the law crosses a jit
-
-    def __init__(self, loc, scale_tril, label, *, validate_args=None):
-        self.loc, self.scale_tril, self.label = loc, scale_tril, label
-        super().__init__(batch_shape=jnp.shape(label), event_shape=jnp.shape(loc)[-1:], validate_args=validate_args)
-
-    def sample(self, key, sample_shape=()):
-        noise = random.normal(key, sample_shape + self.batch_shape + self.event_shape)
-        return self.loc[self.label] + jnp.einsum("...de,...e->...d", self.scale_tril[self.label], noise)
-
-    def log_prob(self, value):
-        K, D = jnp.shape(self.loc)
-        # about the means' centre, as log_joint about pi @ mu: far from the origin no digits are lost
-        centre = self.loc.mean(0)
-        table = _cholesky_log_densities(jnp.reshape(value, (-1, D)) - centre, self.loc - centre, self.scale_tril)
-        table = jnp.reshape(table, jnp.shape(value)[:-1] + (K,))
-        label = jnp.asarray(self.label)[..., None]
-        # left-padded to the label's rank, so that an enumerated (K, 1) label broadcasts against the rows
-        table = jnp.reshape(table, (1,) * (label.ndim - table.ndim) + table.shape)
-        return jnp.take_along_axis(table, label, axis=-1)[..., 0]
+        ruled_out = labelled & (k != label) if partly_labelled else None
+        numpyro.sample("X", ComponentNormal(values["mu"], L, k, ruled_out=ruled_out), obs=X)
 
 
 def spread_means(num_groups, num_features, radius):
@@ -307,26 +268,13 @@ def scales_from_cov(cov, covariance_type):
 
 def _log_densities(rows, mu, cov, covariance_type):
     """``log N(x_b | mu_k, cov_k)``, shape (B, K). Full and tied from the covariances' Cholesky
-    factors (:func:`_cholesky_log_densities`); diag and spherical elementwise."""
+    factors (:func:`models._components.cholesky_log_densities`); diag and spherical elementwise."""
     K, D = mu.shape
     if covariance_type in ("full", "tied"):
-        return _cholesky_log_densities(rows, mu, jnp.broadcast_to(jnp.linalg.cholesky(cov), (K, D, D)))
+        return cholesky_log_densities(rows, mu, jnp.broadcast_to(jnp.linalg.cholesky(cov), (K, D, D)))
     precision = 1.0 / jnp.diagonal(cov, axis1=-2, axis2=-1)  # (K, D)
     mahalanobis = (rows**2) @ precision.T - 2.0 * rows @ (mu * precision).T + (mu**2 * precision).sum(-1)
     half_log_det = -0.5 * jnp.log(precision).sum(-1)
-    return -0.5 * mahalanobis - half_log_det - 0.5 * D * jnp.log(2 * jnp.pi)
-
-
-def _cholesky_log_densities(rows, mu, chol):
-    """``log N(x_b | mu_k, L_k L_k^T)`` for the Cholesky factors ``chol`` (K, D, D), shape (B, K),
-    through the precision's factor P (``cov^-1 = P P^T``): the whitened rows ``(x - mu_k) P_k``
-    of all K components come from one (B, D) x (D, K D) matrix product."""
-    K, D = mu.shape
-    prec_chol = jnp.swapaxes(solve_triangular(chol, jnp.broadcast_to(jnp.eye(D), (K, D, D)), lower=True), -1, -2)
-    weights = jnp.swapaxes(prec_chol, 0, 1).reshape(D, K * D)
-    offset = jnp.einsum("kd,kde->ke", mu, prec_chol).reshape(K * D)
-    mahalanobis = ((rows @ weights - offset) ** 2).reshape(-1, K, D).sum(-1)
-    half_log_det = -jnp.log(jnp.diagonal(prec_chol, axis1=-2, axis2=-1)).sum(-1)
     return -0.5 * mahalanobis - half_log_det - 0.5 * D * jnp.log(2 * jnp.pi)
 
 
