@@ -2,6 +2,7 @@
 
 import jax.numpy as jnp
 from numpyro import handlers
+from numpyro.distributions import MaskedDistribution
 from numpyro.distributions.transforms import biject_to
 from numpyro.primitives import Messenger
 
@@ -91,12 +92,26 @@ class scale_data(Messenger):
             msg["scale"] = self.factor if msg.get("scale") is None else self.factor * msg["scale"]
 
 
+class _RowsMasked(MaskedDistribution):
+    """NumPyro's masked law, scoring the value as it comes.
+
+    ``MaskedDistribution`` first puts a feasible value on the masked rows, broadcast to the
+    batch shape: with a label enumerated, (K, N) copies of the rows, on each of which the
+    mixture's law scores all K components. The padding rows repeat a real row, so their
+    log-density and its gradient are finite, and ``where`` gives them exactly 0.
+    """
+
+    def log_prob(self, value):
+        return jnp.where(self._mask, self.base_dist.log_prob(value), 0.0)
+
+
 class observed_rows(Messenger):
     """Score the observed sites of the plate ``"data"`` only on the rows where ``mask`` is True.
 
-    The padding rows of data sharded over devices (:func:`inference._sharding.sharded_data`)
-    then add exactly 0, also when a discrete latent is summed out: the latent's own terms sum to
-    1 over its values. (A 0 scale would do without enumeration, which takes only scalar scales.)
+    The padding rows of data sharded over devices (:func:`inference._sharding.sharded_data`,
+    copies of the first row) then add exactly 0, also when a discrete latent is summed out: the
+    latent's own terms sum to 1 over its values. (A 0 scale would do without enumeration, which
+    takes only scalar scales.)
     """
 
     def __init__(self, fn=None, mask=None):
@@ -105,7 +120,7 @@ class observed_rows(Messenger):
 
     def process_message(self, msg):
         if msg["type"] == "sample" and msg["is_observed"] and any(f.name == "data" for f in msg["cond_indep_stack"]):
-            msg["fn"] = msg["fn"].mask(self.mask)
+            msg["fn"] = _RowsMasked(msg["fn"], self.mask)
 
 
 class uncondition(Messenger):
