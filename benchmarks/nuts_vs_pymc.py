@@ -7,13 +7,16 @@ JAX CPU devices (``--devices``); PyMC runs one process per chain (``cores=2``) w
 backend linked to BLAS (its configuration is printed). PyMC is not a dependency of the project:
 ``pip install pymc`` first, or the PyMC row is skipped.
 
-Both sides keep what they compile on disk: JAX in its persistent compilation cache (the one the
-project's scripts use), PyTensor its C modules in its compile directory. So each call is timed
-twice, each time in a fresh process: **cold**, with both caches empty, and **warm**, with the
-caches the cold call left. Every side runs with ``--repeats`` seeds (the chains, and so the ESS,
-vary by some 15 % from seed to seed), and the table gives the medians.
+Both sides keep what they compile on disk: JAX in its persistent compilation cache (set as the
+project's scripts set it, with XLA's default emitters unless ``--compile-faster``), PyTensor its C
+modules in its compile directory. So each call is timed three times, each in a fresh process:
+**cold**, with both caches empty (the first model after an install: PyTensor also builds its
+own modules); **new model**, with caches that an unrelated model (a linear regression) has
+filled; **warm**, with what the cold call left. Every side runs with ``--repeats`` seeds (the
+chains, and so the ESS, vary by some 15 % from seed to seed), and the table gives the medians.
 
     python benchmarks/nuts_vs_pymc.py                 # N = 10 000, D = 20, 3 seeds
+    python benchmarks/nuts_vs_pymc.py --compile-faster    # with the scripts' XLA emitters
 """
 
 import argparse
@@ -27,6 +30,7 @@ import time
 import numpy as np
 
 SIDES = ("ours", "raw numpyro", "pymc")
+CACHES = ("cold", "new model", "warm")
 
 
 def min_ess(posterior):
@@ -36,45 +40,64 @@ def min_ess(posterior):
     return float(az.ess(posterior, var_names=["a", "b"]).to_array().min())
 
 
-def ours(X, y, args):
+def ours(X, y, args, model="logistic_regression"):
     from inference import fit
-    from models import logistic_regression
 
-    result = fit(logistic_regression, {"X": X, "y": y}, "nuts", seed=args.seed, num_chains=args.num_chains,
+    result = fit(model, {"X": X, "y": y}, "nuts", seed=args.seed, num_chains=args.num_chains,
                  num_warmup=args.num_warmup, num_samples=args.num_samples, chain_method=args.chain_method)
     return result.idata.posterior
 
 
-def raw_numpyro(X, y, args):
+def raw_numpyro(X, y, args, model="logistic_regression"):
     import arviz as az
     import jax
     from numpyro.infer import MCMC, NUTS
 
-    from models import logistic_regression
+    import models
 
-    mcmc = MCMC(NUTS(logistic_regression.model), num_warmup=args.num_warmup, num_samples=args.num_samples,
+    mcmc = MCMC(NUTS(getattr(models, model).model), num_warmup=args.num_warmup, num_samples=args.num_samples,
                 num_chains=args.num_chains, chain_method=args.chain_method, progress_bar=False)
     mcmc.run(jax.random.PRNGKey(args.seed), X, y)
     return az.from_numpyro(mcmc).posterior
 
 
-def pymc(X, y, args):
+def pymc(X, y, args, model="logistic_regression"):
     import pymc as pm
 
     with pm.Model():
         a = pm.Normal("a", 0.0, 10.0, shape=X.shape[1])
         b = pm.Normal("b", 0.0, 10.0)
-        pm.Bernoulli("y", logit_p=pm.math.dot(X, a) + b, observed=y)
+        if model == "logistic_regression":
+            pm.Bernoulli("y", logit_p=pm.math.dot(X, a) + b, observed=y)
+        else:  # linear_regression, the model's priors
+            pm.Normal("y", pm.math.dot(X, a) + b, pm.HalfNormal("sigma", 10.0), observed=y)
         idata = pm.sample(draws=args.num_samples, tune=args.num_warmup, chains=args.num_chains,
                           cores=args.num_chains, random_seed=args.seed, progressbar=False,
                           compute_convergence_checks=False)
     return idata.posterior
 
 
+RUNS = {"ours": ours, "raw numpyro": raw_numpyro, "pymc": pymc}
+
+
+def prewarm(args):
+    """The side's NUTS on another model (a linear regression, 200 rows, 3 features, 2 x (100 +
+    100) draws), untimed: what a user's caches hold before the first logistic regression."""
+    rng = np.random.default_rng(args.seed)
+    X = rng.normal(size=(200, 3))
+    y = X @ np.array([1.0, -0.5, 0.2]) + 0.5 + 0.3 * rng.normal(size=200)
+    RUNS[args.side](X, y, argparse.Namespace(**{**vars(args), "num_warmup": 100, "num_samples": 100}),
+                    model="linear_regression")
+
+
 def one_call(args):
     """One side, one seed, in this process: prints ``{"seconds", "min_ess", "means"}`` as JSON."""
     import jax
 
+    if args.compile_faster:  # before JAX's backend starts, as it must be
+        from inference.xla import compile_faster
+
+        compile_faster()
     jax.config.update("jax_num_cpu_devices", args.devices)
     jax.config.update("jax_enable_x64", True)
     # the scripts' persistent cache (scripts/common.py): every program kept, however small
@@ -83,33 +106,46 @@ def one_call(args):
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     from ml_logistic import problem  # benchmarks/ml_logistic.py: the same simulated data
 
-    X, y = problem(args.num_data, args.num_features)
-    run = {"ours": ours, "raw numpyro": raw_numpyro, "pymc": pymc}[args.side]
     if args.side == "pymc":
         import pymc as pm  # noqa: F401  (imported outside the timing, as JAX is for the other two)
+    if args.prewarm:
+        prewarm(args)
+        print(json.dumps({}))
+        return
+    X, y = problem(args.num_data, args.num_features)
     begin = time.perf_counter()
-    posterior = run(X, y, args)
+    posterior = RUNS[args.side](X, y, args)
     seconds = time.perf_counter() - begin
     means = np.concatenate([posterior["a"].mean(("chain", "draw")).values, [float(posterior["b"].mean())]])
     print(json.dumps({"seconds": seconds, "min_ess": min_ess(posterior), "means": means.tolist()}))
 
 
-def child(args, side, seed, cache_dir):
-    """``one_call`` in a fresh process, with PyTensor's compile directory under ``cache_dir``."""
+def child(args, side, seed, cache_dir, *, prewarm=False):
+    """``one_call`` in a fresh process, with PyTensor's compile directory under ``cache_dir``;
+    returns its JSON. A call that fails, hangs past ``--timeout`` or prints no result stops the
+    benchmark with the end of its stderr."""
     flags = ",".join(f for f in (os.environ.get("PYTENSOR_FLAGS", ""), f"base_compiledir={cache_dir}/pytensor") if f)
     argv = [sys.executable, __file__, "--one-call", side, "--seed", str(seed), "--cache-dir", cache_dir]
     for name in ("num_data", "num_features", "num_chains", "num_warmup", "num_samples", "devices", "chain_method"):
         argv += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
-    done = subprocess.run(argv, env={**os.environ, "PYTENSOR_FLAGS": flags}, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"{side} (seed {seed}) failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    argv += ["--compile-faster"] if args.compile_faster else []
+    what = f"{side} (seed {seed}{', prewarm' if prewarm else ''})"
+    try:
+        done = subprocess.run(argv + (["--prewarm"] if prewarm else []), env={**os.environ, "PYTENSOR_FLAGS": flags},
+                              capture_output=True, text=True, timeout=args.timeout)
+    except subprocess.TimeoutExpired as error:
+        stderr = error.stderr.decode(errors="replace") if isinstance(error.stderr, bytes) else error.stderr or ""
+        raise RuntimeError(f"{what} took over {args.timeout} s:\n{stderr[-3000:]}") from None
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"{what} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    return json.loads(lines[-1])
 
 
 def main(args):
     print(f"N = {args.num_data}, D = {args.num_features}, {args.num_chains} chains x ({args.num_warmup} warm-up + "
           f"{args.num_samples} draws); JAX CPU devices: {args.devices}, chain_method = {args.chain_method!r}; "
-          f"seeds 0..{args.repeats - 1}")
+          f"seeds 0..{args.repeats - 1}; XLA's {'older' if args.compile_faster else 'default'} CPU emitters")
     sides = list(SIDES)
     try:
         import pytensor
@@ -119,18 +155,21 @@ def main(args):
     else:
         print(f"pytensor {pytensor.__version__}: blas__ldflags = {pytensor.config.blas__ldflags!r}, "
               f"cxx = {pytensor.config.cxx!r}")
-    runs = {(side, cache): [] for side in sides for cache in ("cold", "warm")}
+    runs = {(side, cache): [] for side in sides for cache in CACHES}
     for seed in range(args.repeats):
         for side in sides:
             with tempfile.TemporaryDirectory(prefix="nuts-bench-") as cache_dir:
                 for cache in ("cold", "warm"):  # the warm call finds what the cold one compiled
                     runs[side, cache].append(child(args, side, seed, cache_dir))
+            with tempfile.TemporaryDirectory(prefix="nuts-bench-") as cache_dir:
+                child(args, side, seed, cache_dir, prewarm=True)
+                runs[side, "new model"].append(child(args, side, seed, cache_dir))
     rate = {key: float(np.median([r["min_ess"] / r["seconds"] for r in rs])) for key, rs in runs.items()}
-    print(f"{'':>12} {'cache':>5} {'seconds':>16} {'min ESS':>16} {'ESS/s':>8} {'ours / this':>12}")
+    print(f"{'':>12} {'cache':>9} {'seconds':>16} {'min ESS':>16} {'ESS/s':>8} {'ours / this':>12}")
     for side, cache in runs:
         seconds = [r["seconds"] for r in runs[side, cache]]
         ess = [r["min_ess"] for r in runs[side, cache]]
-        print(f"{side:>12} {cache:>5} {min(seconds):>7.2f} to {max(seconds):<5.2f} {min(ess):>7.0f} to {max(ess):<5.0f} "
+        print(f"{side:>12} {cache:>9} {min(seconds):>7.2f} to {max(seconds):<5.2f} {min(ess):>7.0f} to {max(ess):<5.0f} "
               f"{rate[side, cache]:>8.1f} {rate['ours', cache] / rate[side, cache]:>12.2f}")
     ours_means = np.mean([r["means"] for r in runs["ours", "cold"]], axis=0)
     for side in sides[1:]:
@@ -147,7 +186,11 @@ if __name__ == "__main__":
     parser.add_argument("--num-samples", type=int, default=1000)
     parser.add_argument("--devices", type=int, default=2, help="JAX CPU devices (set before JAX starts)")
     parser.add_argument("--chain-method", default="parallel", choices=("parallel", "sequential", "vectorized"))
-    parser.add_argument("--repeats", type=int, default=3, help="seeds per side, each timed cold and warm")
+    parser.add_argument("--repeats", type=int, default=3, help="seeds per side, each timed cold, new model, warm")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds one call may take")
+    parser.add_argument("--compile-faster", action="store_true",
+                        help="JAX's sides compile with XLA's older CPU emitters, as the scripts do (inference.xla)")
+    parser.add_argument("--prewarm", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--one-call", choices=SIDES, dest="side", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--cache-dir", help=argparse.SUPPRESS)
