@@ -1,8 +1,9 @@
 """The law of ``x`` given a label among K Gaussian components, shared by the classifier and the mixture.
 
 ``x | label = k ~ N(mu_k, L_k L_k^T)`` (eq. 1.3 and Example 1.6) with every component's
-log-density at every row computed at once, the one computation behind the model's likelihood
-(:class:`ComponentNormal`) and EM's E-step (:func:`models._gaussian.em_statistics`).
+log-density at every row computed at once: the one computation behind the model's likelihood
+(:class:`ComponentNormal`) and EM's E-step for full and tied covariances
+(:func:`models._gaussian.em_statistics`).
 """
 
 import jax.numpy as jnp
@@ -67,8 +68,8 @@ class ComponentNormal(dist.Distribution):
 
     def log_prob(self, value):
         K, D = jnp.shape(self.loc)
-        # about the means' average: an offset common to the data and the means costs no digits
-        # (the product form would lose about log10 |offset| / scale of them otherwise)
+        # about the means' average: an offset common to the data and the means then costs no
+        # digits, where the product form would lose about log10(|offset| / scale) of them
         centre = self.loc.mean(0)
         table = cholesky_log_densities(jnp.reshape(value, (-1, D)) - centre, self.loc - centre, self.scale_tril)
         table = jnp.reshape(table, jnp.shape(value)[:-1] + (K,))
