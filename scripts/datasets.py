@@ -41,10 +41,36 @@ def wine():
     return {"X": _standardise(raw.data), "y": raw.target.astype(np.int64)}, "wine (scikit-learn), 13 features standardised"
 
 
+# iris is measured to the millimetre: its 150 flowers take only 22 to 43 distinct values per
+# measurement (petal width 0.2 cm 29 times), and one flower is listed twice
+IRIS_RESOLUTION = 0.1  # cm
+
+
+def dequantise(values, resolution, seed=0):
+    """``values + u`` with ``u ~ U(-resolution / 2, resolution / 2)`` drawn from ``seed``: data
+    rounded to ``resolution`` made fit for a continuous density (uniform dequantisation, Theis,
+    van den Oord & Bethge, 2016). The mean log-density of the dequantised data is, by Jensen's
+    inequality, a lower bound on the log-probability of the rounded data per cell of their grid."""
+    values = np.asarray(values, dtype=np.float64)
+    return values + np.random.default_rng(seed).uniform(-resolution / 2, resolution / 2, values.shape)
+
+
 def iris_unlabelled():
-    """Iris without its labels, for clustering."""
-    data, description = iris()
-    return {"X": data["X"]}, description + ", labels removed"
+    """Iris without its labels, for clustering; dequantised (:func:`dequantise`), then standardised.
+
+    A mixture density fitted to the rounded measurements can put a component on tied values and
+    shrink its variance there: the likelihood grows without bound (Example 1.6), and under the
+    priors the posterior has a spike. Measured on 2026-12-01 (2 chains x (500 + 500) draws):
+    NUTS with K = 4 put a component of about four flowers on the four sepal lengths of 7.7 cm,
+    with that coordinate's sigma near 0, and both chains took about 1000 leapfrog steps per
+    draw, the maximum tree depth (35 s). On the dequantised data the empty fourth component is
+    sampled in 15 steps per draw (4 s, compilation included). The noise
+    is drawn from a fixed seed, so every run fits the same data.
+    """
+    raw = sk.load_iris()
+    X = _standardise(dequantise(raw.data, IRIS_RESOLUTION))
+    return {"X": X}, (f"iris (scikit-learn), labels removed, dequantised (U(-{IRIS_RESOLUTION / 2:g}, "
+                      f"{IRIS_RESOLUTION / 2:g}) cm noise), 4 features standardised")
 
 
 def tumour_area():

@@ -169,6 +169,24 @@ def test_shipped_data_sets_load(name):
     assert data["X"].ndim == 2 and description
 
 
+def test_iris_for_clustering_is_dequantised_so_no_two_measurements_tie():
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        import datasets
+    finally:
+        sys.path.remove(str(SCRIPTS))
+    raw = datasets.sk.load_iris().data
+    assert min(len(np.unique(column)) for column in raw.T) == 22  # rounded to 0.1 cm: ties a component can collapse on
+    noisy = datasets.dequantise(raw, 0.1)
+    assert np.all(np.abs(noisy - raw) <= 0.05) and np.array_equal(noisy, datasets.dequantise(raw, 0.1))
+    # uniform on (-0.05, 0.05): sd 0.1 / sqrt(12); the sd of 600 draws is within 10 % of it (3.5 of its own sd)
+    assert abs(np.std(noisy - raw) / (0.1 / np.sqrt(12)) - 1) < 0.1
+    X = datasets.iris_unlabelled()[0]["X"]
+    assert all(len(np.unique(column)) == 150 for column in X.T)
+    np.testing.assert_allclose(X.mean(0), 0.0, atol=1e-12)  # standardised after the noise
+    np.testing.assert_allclose(X.std(0), 1.0, rtol=1e-12)
+
+
 @pytest.mark.slow  # about 20 s: one model, two methods, tiny settings, and two ML sizes
 def test_the_calibration_script_prints_the_tables_and_writes_its_outputs(tmp_path):
     done = _run(
