@@ -15,6 +15,8 @@ from functools import partial
 import jax
 import numpy as np
 
+from .xla import compiler_options
+
 # Each compiled program holds its machine code in memory maps, up to ~900 of them (the
 # classifier's VI), and Linux allows a process 65 530 (vm.max_map_count): with 64 programs kept,
 # a long test session ran out, and XLA aborted mid-compilation. 16 keep ~15 000 at most.
@@ -36,12 +38,14 @@ def compiled(method, module, model_options, priors, options, function):
     """``jax.jit(function)``, the same object for the same method, model, options and priors.
 
     ``function`` is built afresh by the caller each time (a ``partial``: cheap) and is jitted only
-    when the key is new; ``options`` are the method's static settings.
+    when the key is new; ``options`` are the method's static settings. XLA compiles it with the
+    method's :func:`inference.xla.compiler_options`.
     """
-    key = (method, module.__name__, freeze(model_options), freeze(priors), freeze(options))
+    xla_options = compiler_options(method)
+    key = (method, module.__name__, freeze(model_options), freeze(priors), freeze(xla_options), freeze(options))
     program = _PROGRAMS.get(key)
     if program is None:
-        program = _PROGRAMS[key] = jax.jit(function)
+        program = _PROGRAMS[key] = jax.jit(function, compiler_options=xla_options or None)
         while len(_PROGRAMS) > MAX_PROGRAMS:
             _PROGRAMS.popitem(last=False)
     else:

@@ -33,6 +33,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 
 from inference.calibration import CASES, CONSISTENCY, DRAW_METHODS, ml_consistency, sbc  # noqa: E402
+from inference.xla import compile_faster  # noqa: E402
+
+# every replication refits the same program: the optimisers' programs run far longer here than they
+# compile, so they keep XLA's -O3 (common.py, as every script, has them at -O0)
+compile_faster(optimisers=False)
 
 
 def _names(text, choices, flag):

@@ -1,5 +1,5 @@
-"""``compile_faster``: the flag is added once, a user's own value is kept, and a call after JAX's
-backend has started says that it changes nothing."""
+"""``compile_faster``: the flag is added once, a user's own value is kept, a call after JAX's
+backend has started says that the flag changes nothing; the optimisers' programs compile at -O0."""
 
 import os
 
@@ -42,3 +42,15 @@ def test_a_call_after_the_backend_started_warns_and_changes_nothing(monkeypatch)
     with pytest.warns(RuntimeWarning, match="before the first computation"):
         xla.compile_faster()
     assert os.environ["XLA_FLAGS"] == "--xla_force_host_platform_device_count=1"
+
+
+def test_the_optimisers_programs_compile_at_o0_and_the_samplers_at_xlas_default(before_backend, monkeypatch):
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    xla.compile_faster()
+    for method in ("ml", "map", "laplace", "vi"):
+        assert xla.compiler_options(method) == {"xla_backend_optimization_level": 0}
+    for method in ("nuts", "em", "pointwise"):
+        assert xla.compiler_options(method) == {}
+    xla.compile_faster(optimisers=False)  # the calibration script's choice: it refits one program hundreds of times
+    assert xla.compiler_options("ml") == {}
+    xla.compile_faster()
