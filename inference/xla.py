@@ -7,13 +7,15 @@ Fitting a lecture model to a shipped data set is nearly all compilation: ``linea
   its MLIR "fusion emitters", about 30 % less compilation. Measured on 2 cores (2026-11-25): the
   ML fit of ``linear_regression.py`` 1.95 s to 1.35 s, the non-slow tests of ``tests/models`` 90 s
   to 68 s; the compiled code: NUTS's gradient on logistic regression (N = 1e4, D = 20) unchanged
-  (116 us), EM at N = 1e6, D = K = 8 up to 13 % slower per iteration;
+  (116 us then, before its likelihood got faster), EM at N = 1e6, D = K = 8 up to 13 % slower per
+  iteration;
 - the optimisers' programs (ML, MAP, Laplace, VI: :data:`QUICK_METHODS`), which run for
   milliseconds on those data: LLVM's ``-O0`` instead of ``-O3`` (:func:`compiler_options`), set
   per program, so NUTS and EM keep XLA's default. Measured on 2 cores (2026-12-01): the
   mixture's ML on iris (L-BFGS, Hessian and polish) compiles in 1.9 s instead of 3.3 s and runs
-  in 23 ms instead of 13 ms. For all programs ``-O0`` would triple NUTS's gradient (150 us
-  against 50); ``-O1`` and ``-O2`` compile only some 8 % faster than ``-O3``.
+  in 23 ms instead of 13 ms. For all programs ``-O0`` would triple NUTS's gradient (logistic
+  regression, N = 1e4, D = 20: 150 us against 50); ``-O1`` and ``-O2`` compile only some 8 %
+  faster than ``-O3``.
 
 So it pays where compilation dominates, and it is no default of the library: the scripts and the
 test suite opt in (``scripts/common.py``, ``tests/conftest.py``); ``benchmarks/`` does not. XLA
@@ -58,8 +60,9 @@ def compile_faster(*, optimisers=True):
         return
     if xla_bridge.backends_are_initialized():
         warnings.warn(
-            "compile_faster() came after JAX's backend started, and XLA reads its flags only then; call it before "
-            "the first computation", RuntimeWarning, stacklevel=2,
+            f"compile_faster() came after JAX's backend started, and XLA reads its flags only then: {FLAG}=false "
+            "was not applied (the optimisers' -O0 applies to the programs compiled from now on); call it before the "
+            "first computation", RuntimeWarning, stacklevel=2,
         )
         return
     os.environ["XLA_FLAGS"] = " ".join([*flags, f"{FLAG}=false"])

@@ -99,3 +99,17 @@ def test_models_of_the_callers_own_are_never_confused():
     for scale in (1.0, 10.0):
         ours = pointwise_log_likelihood(partial(make(scale)), {"loc": np.zeros(1)}, data)
         np.testing.assert_allclose(ours[0], stats.norm.logpdf(data["y"], 0.0, scale), rtol=1e-14)
+
+
+def test_every_fit_compiles_with_its_methods_xla_options():
+    """conftest calls compile_faster(): the optimisers' programs are keyed and jitted at -O0, NUTS's
+    and the log-likelihood group's at XLA's default (the key's fifth entry is what jax.jit gets)."""
+    data = _data(21)
+    for method in ("ml", "map", "laplace", "vi", "nuts"):
+        result = fit("linear_regression", data, method, **SMALL[method])
+        key = next(reversed(_compiled._PROGRAMS))
+        assert key[0] == method
+        expected = {"xla_backend_optimization_level": 0} if method != "nuts" else {}
+        assert key[4] == _compiled.freeze(expected), method
+        result.idata  # noqa: B018  (compiles the pointwise log-likelihood)
+        assert next(reversed(_compiled._PROGRAMS))[4] == _compiled.freeze({})

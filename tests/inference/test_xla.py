@@ -36,21 +36,24 @@ def test_the_flag_is_added_once_and_a_given_value_is_kept(before_backend, monkey
     assert os.environ["XLA_FLAGS"] == expected
 
 
-def test_a_call_after_the_backend_started_warns_and_changes_nothing(monkeypatch):
+def test_a_call_after_the_backend_started_warns_and_sets_only_the_optimisers_level(monkeypatch):
+    monkeypatch.setattr(xla, "_QUICK_OPTIONS", {})
     jnp.zeros(1).block_until_ready()  # the backend has started
     monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=1")
     with pytest.warns(RuntimeWarning, match="before the first computation"):
         xla.compile_faster()
     assert os.environ["XLA_FLAGS"] == "--xla_force_host_platform_device_count=1"
+    assert xla.compiler_options("ml") == {"xla_backend_optimization_level": 0}
 
 
-def test_the_optimisers_programs_compile_at_o0_and_the_samplers_at_xlas_default(before_backend, monkeypatch):
+def test_the_optimisers_programs_compile_at_o0_and_the_others_at_xlas_default(before_backend, monkeypatch):
+    monkeypatch.setattr(xla, "_QUICK_OPTIONS", {})
     monkeypatch.delenv("XLA_FLAGS", raising=False)
+    assert xla.compiler_options("ml") == {}  # before compile_faster: XLA's defaults
     xla.compile_faster()
     for method in ("ml", "map", "laplace", "vi"):
         assert xla.compiler_options(method) == {"xla_backend_optimization_level": 0}
-    for method in ("nuts", "em", "pointwise"):
+    for method in ("nuts", "em", "pointwise_log_likelihood"):
         assert xla.compiler_options(method) == {}
     xla.compile_faster(optimisers=False)  # the calibration script's choice: it refits one program hundreds of times
     assert xla.compiler_options("ml") == {}
-    xla.compile_faster()
