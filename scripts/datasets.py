@@ -2,7 +2,8 @@
 
 Each loader returns ``(data, description)`` with ``data`` ready for ``inference.fit``. Features
 (and regression targets) are standardised, so that the models' stated default priors are
-weakly informative on them; the description says so.
+weakly informative on them; iris for clustering is also dequantised (:func:`iris_unlabelled`);
+the description says so.
 """
 
 import numpy as np
@@ -48,9 +49,8 @@ IRIS_RESOLUTION = 0.1  # cm
 
 def dequantise(values, resolution, seed=0):
     """``values + u`` with ``u ~ U(-resolution / 2, resolution / 2)`` drawn from ``seed``: data
-    rounded to ``resolution`` made fit for a continuous density (uniform dequantisation, Theis,
-    van den Oord & Bethge, 2016). The mean log-density of the dequantised data is, by Jensen's
-    inequality, a lower bound on the log-probability of the rounded data per cell of their grid."""
+    rounded to ``resolution`` made fit for a continuous density, which then finds no ties to
+    collapse onto (uniform dequantisation, Theis, van den Oord & Bethge, 2016)."""
     values = np.asarray(values, dtype=np.float64)
     return values + np.random.default_rng(seed).uniform(-resolution / 2, resolution / 2, values.shape)
 
@@ -58,14 +58,20 @@ def dequantise(values, resolution, seed=0):
 def iris_unlabelled():
     """Iris without its labels, for clustering; dequantised (:func:`dequantise`), then standardised.
 
-    A mixture density fitted to the rounded measurements can put a component on tied values and
-    shrink its variance there: the likelihood grows without bound (Example 1.6), and under the
-    priors the posterior has a spike. Measured on 2026-12-01 (2 chains x (500 + 500) draws):
-    NUTS with K = 4 put a component of about four flowers on the four sepal lengths of 7.7 cm,
-    with that coordinate's sigma near 0, and both chains took about 1000 leapfrog steps per
-    draw, the maximum tree depth (35 s). On the dequantised data the empty fourth component is
-    sampled in 15 steps per draw (4 s, compilation included). The noise
-    is drawn from a fixed seed, so every run fits the same data.
+    The mixture's likelihood is unbounded on any data (a component on one point, Example 1.6), and
+    ties make the collapse far stronger: a component on m tied values of one coordinate raises the
+    likelihood as sigma^-m, which the LogNormal(0, 2^2) prior on sigma does not tame (the posterior
+    in t = log sigma goes as exp(-m t - t^2 / 8), largest at t = -4 m: a narrow spike, for m = 4
+    at sigma near 1e-7). Measured on 2026-12-01 (2 chains x (500 + 500) draws): NUTS with K = 4
+    put a component of about four flowers on the four sepal lengths of 7.7 cm, with that
+    coordinate's sigma near 0, and both chains took about 1000 leapfrog steps per draw, the
+    maximum tree depth (35 s). On the dequantised data the empty fourth component is sampled in
+    15 steps per draw (4 s, compilation included).
+
+    The noise is drawn from a fixed seed, not the script's ``--seed``, so every run fits the same
+    data (as far as NumPy keeps its ``Generator.uniform`` stream, which NEP 19 does not promise
+    across versions). The labelled ``iris`` of the classifier is left as measured: a class's
+    covariance is fitted to all its 50 flowers, and no coordinate takes one value in all of them.
     """
     raw = sk.load_iris()
     X = _standardise(dequantise(raw.data, IRIS_RESOLUTION))

@@ -7,7 +7,7 @@ components' ellipses with the points coloured by responsibility beside EM's log-
 trace, a good and a bad EM initialisation side by side, and the choice of K: AIC and BIC
 of EM fits beside LOO of NUTS fits (ArviZ ``compare``) for K = 1, ..., ``--max-k``.
 
-    python scripts/gaussian_mixture.py                         # iris without labels, K = 3
+    python scripts/gaussian_mixture.py                         # iris without labels, dequantised, K = 3
     python scripts/gaussian_mixture.py --covariance-type diag --max-k 6
 """
 

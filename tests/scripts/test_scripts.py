@@ -182,6 +182,8 @@ def test_iris_for_clustering_is_dequantised_so_no_two_measurements_tie():
     # uniform on (-0.05, 0.05): sd 0.1 / sqrt(12); the sd of 600 draws is within 10 % of it (3.5 of its own sd)
     assert abs(np.std(noisy - raw) / (0.1 / np.sqrt(12)) - 1) < 0.1
     X = datasets.iris_unlabelled()[0]["X"]
+    np.testing.assert_array_equal(X, datasets._standardise(datasets.dequantise(raw, datasets.IRIS_RESOLUTION)))
+    assert datasets.IRIS_RESOLUTION == 0.1
     assert all(len(np.unique(column)) == 150 for column in X.T)
     np.testing.assert_allclose(X.mean(0), 0.0, atol=1e-12)  # standardised after the noise
     np.testing.assert_allclose(X.std(0), 1.0, rtol=1e-12)
