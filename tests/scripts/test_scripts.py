@@ -158,23 +158,25 @@ def test_compare_all_rejects_an_unknown_method(tmp_path):
     assert f"--method takes 'all' or a comma list of {sorted(METHODS)}; got 'ml,gibbs'" in done.stderr
 
 
-@pytest.mark.parametrize("name", ["diabetes", "breast_cancer", "iris", "wine", "iris_unlabelled", "tumour_area"])
-def test_shipped_data_sets_load(name):
+def _datasets():
+    """scripts/datasets.py, imported as the scripts import it."""
     sys.path.insert(0, str(SCRIPTS))
     try:
         import datasets
     finally:
         sys.path.remove(str(SCRIPTS))
+    return datasets
+
+
+@pytest.mark.parametrize("name", ["diabetes", "breast_cancer", "iris", "wine", "iris_unlabelled", "tumour_area"])
+def test_shipped_data_sets_load(name):
+    datasets = _datasets()
     data, description = datasets.DATASETS[name]()
     assert data["X"].ndim == 2 and description
 
 
 def test_iris_for_clustering_is_dequantised_so_no_two_measurements_tie():
-    sys.path.insert(0, str(SCRIPTS))
-    try:
-        import datasets
-    finally:
-        sys.path.remove(str(SCRIPTS))
+    datasets = _datasets()
     raw = datasets.sk.load_iris().data
     assert min(len(np.unique(column)) for column in raw.T) == 22  # rounded to 0.1 cm: ties a component can collapse on
     noisy = datasets.dequantise(raw, 0.1)
