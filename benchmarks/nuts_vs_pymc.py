@@ -94,16 +94,13 @@ def one_call(args):
     """One side, one seed, in this process: prints ``{"seconds", "min_ess", "means"}`` as JSON."""
     import jax
 
-    if args.compile_faster:  # before JAX's backend starts, as it must be
-        from inference.xla import compile_faster
+    from inference.xla import compile_faster, keep_every_program
 
+    if args.compile_faster:  # before JAX's backend starts, as it must be
         compile_faster()
     jax.config.update("jax_num_cpu_devices", args.devices)
     jax.config.update("jax_enable_x64", True)
-    # the scripts' persistent cache (scripts/common.py): every program kept, however small
-    jax.config.update("jax_compilation_cache_dir", os.path.join(args.cache_dir, "jax"))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    keep_every_program(os.path.join(args.cache_dir, "jax"))  # as the scripts keep theirs (scripts/common.py)
     from ml_logistic import problem  # benchmarks/ml_logistic.py: the same simulated data
 
     if args.side == "pymc":

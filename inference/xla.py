@@ -27,6 +27,8 @@ instead of 128 (to the same optimum), and NUTS's draws differ (from the same dis
 import os
 import warnings
 
+import jax
+
 # whether JAX's backend has started: JAX 0.10 has no public way to ask
 from jax._src import xla_bridge
 
@@ -66,3 +68,12 @@ def compile_faster(*, optimisers=True):
         )
         return
     os.environ["XLA_FLAGS"] = " ".join([*flags, f"{FLAG}=false"])
+
+
+def keep_every_program(directory):
+    """JAX's persistent compilation cache in ``directory``, keeping every program: JAX's default
+    keeps only those over 1 s to compile, and a fit makes dozens of small ones. The scripts'
+    cache (``scripts/common.py``) and the NUTS benchmark's are set so."""
+    jax.config.update("jax_compilation_cache_dir", directory)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)

@@ -25,21 +25,19 @@ import numpyro
 
 numpyro.enable_x64()
 
-# JAX's persistent compilation cache: a second run of any script reuses the compiled programs of
-# the first. Every program is kept (JAX's default keeps those over 1 s to compile, and a fit makes
-# dozens of small ones). PGM_JAX_CACHE names the directory; PGM_JAX_CACHE=off turns it off.
-COMPILATION_CACHE = os.environ.get("PGM_JAX_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "pgm-lectures", "jax"))
-if COMPILATION_CACHE != "off":
-    jax.config.update("jax_compilation_cache_dir", COMPILATION_CACHE)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-
 import datasets  # noqa: E402  (scripts/datasets.py)
 from jax._src import monitoring  # noqa: E402  (the compile-event listener has no public import)
 
 from inference import METHODS, ConvergenceWarning, fit  # noqa: E402
 from inference.compare import align, compare  # noqa: E402
-from inference.xla import compile_faster  # noqa: E402
+from inference.xla import compile_faster, keep_every_program  # noqa: E402
+
+# JAX's persistent compilation cache: a second run of any script reuses the compiled programs of
+# the first, every one of them (inference.xla.keep_every_program). PGM_JAX_CACHE names the
+# directory; PGM_JAX_CACHE=off turns it off.
+COMPILATION_CACHE = os.environ.get("PGM_JAX_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "pgm-lectures", "jax"))
+if COMPILATION_CACHE != "off":
+    keep_every_program(COMPILATION_CACHE)
 
 # the scripts fit shipped data sets, where compiling takes far longer than running: XLA's older
 # CPU emitters compile about 30 % faster (inference/xla.py has the figures); XLA_FLAGS can say otherwise
