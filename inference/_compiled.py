@@ -6,14 +6,24 @@ Each method traces its whole fit (set-up, optimisation or sampling, draws) into 
 or a bootstrap, compiles nothing, and a long session does not accumulate programs (JAX would
 otherwise keep one per fit, each holding its own memory maps). The pointwise log-likelihood of
 a fit's InferenceData (:func:`compiled_for_model`) takes its places among them too.
+
+The programs are traced with NumPyro's validation off (:func:`unvalidated`). NumPyro 0.22
+validates by default: every ``log_prob`` then masks its rows with ``where(value in support,
+log_prob, -inf)``, at every evaluation. Here that check was made once, before tracing: ``fit``
+validates the data with the model's ``check_data`` (finite features, labels in range), and the
+parameters reach the model through the transforms onto their supports. The mask only cost
+time: 32 % of the log joint's value and gradient for logistic regression (N = 1e4, D = 20: 82
+against 56 us), which NUTS evaluates some 3e4 times per fit (``benchmarks/README.md``). The
+values are the same: the mask is true on every row.
 """
 
 import sys
 from collections import OrderedDict
-from functools import partial
+from functools import partial, wraps
 
 import jax
 import numpy as np
+from numpyro.distributions.distribution import validation_enabled
 
 from .xla import compiler_options
 
@@ -34,18 +44,31 @@ def freeze(value):
     return (str(treedef), tuple((np.asarray(x).tobytes(), np.shape(x), str(np.asarray(x).dtype)) for x in leaves))
 
 
+def unvalidated(function):
+    """``function`` with NumPyro's validation off while it runs (and so while ``jax.jit``
+    traces it): the distributions it builds do not mask their log-densities to their supports.
+    For data that the model's ``check_data`` has validated only; see the module docstring."""
+    @wraps(function)
+    def traced(*args, **kwargs):
+        with validation_enabled(False):
+            return function(*args, **kwargs)
+
+    return traced
+
+
 def compiled(method, module, model_options, priors, options, function):
     """``jax.jit(function)``, the same object for the same method, model, options and priors.
 
     ``function`` is built afresh by the caller each time (a ``partial``: cheap) and is jitted only
-    when the key is new; ``options`` are the method's static settings. XLA compiles it with the
-    method's :func:`inference.xla.compiler_options`.
+    when the key is new; ``options`` are the method's static settings. It is traced
+    :func:`unvalidated`, for data that ``fit`` has checked, and XLA compiles it with the method's
+    :func:`inference.xla.compiler_options`.
     """
     xla_options = compiler_options(method)
     key = (method, module.__name__, freeze(model_options), freeze(priors), freeze(xla_options), freeze(options))
     program = _PROGRAMS.get(key)
     if program is None:
-        program = _PROGRAMS[key] = jax.jit(function, compiler_options=xla_options or None)
+        program = _PROGRAMS[key] = jax.jit(unvalidated(function), compiler_options=xla_options or None)
         while len(_PROGRAMS) > MAX_PROGRAMS:
             _PROGRAMS.popitem(last=False)
     else:

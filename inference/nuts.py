@@ -25,7 +25,7 @@ from jax import random
 from numpyro.infer import MCMC, NUTS
 from numpyro.infer.initialization import init_to_value
 
-from ._compiled import compiled
+from ._compiled import compiled, unvalidated
 from ._point import ConvergenceWarning
 from ._setup import free_params, starting_values
 from .health import MAX_R_HAT, diagnose
@@ -76,7 +76,9 @@ def run(module, data, *, priors, seed, model_options, num_warmup, num_samples, n
                    chain_method=chain_method, progress_bar=progress_bar)
     sample = partial(_sample, model=partial(module.model, priors=priors, **model_options), **options)
     # NumPyro runs a progress bar and pmap (parallel chains) from Python: those stay uncompiled
-    if not (progress_bar or chain_method == "parallel"):
+    if progress_bar or chain_method == "parallel":
+        sample = unvalidated(sample)
+    else:
         sample = compiled("nuts", module, model_options, priors, options, sample)
     # jnp start values: under pmap NumPyro's CorrCholeskyTransform indexes them with traced indices
     samples, extra = sample(key_mcmc, {name: jnp.asarray(value) for name, value in start.items()}, data)

@@ -113,3 +113,20 @@ def test_every_fit_compiles_with_its_methods_xla_options():
         assert key[4] == _compiled.freeze(expected), method
         result.idata  # noqa: B018  (compiles the pointwise log-likelihood)
         assert next(reversed(_compiled._PROGRAMS))[4] == _compiled.freeze({})
+
+
+def test_programs_are_traced_with_numpyro_validation_off():
+    """``fit`` has checked the data before tracing, so the programs carry no per-row
+    ``where(value in support, log_prob, -inf)``: Bernoulli's log-density of 2 is its formula's
+    value, not -inf. Validation is back on after the trace."""
+    seen = []
+
+    def log_density(value):
+        seen.append(dist.Distribution._validate_args)
+        return dist.Bernoulli(logits=0.0).log_prob(value)
+
+    program = _compiled.compiled("unvalidated-test", models.logistic_regression, {}, None, {}, log_density)
+    assert float(program(2)) == pytest.approx(np.log(0.5), rel=1e-15)
+    assert seen == [False]
+    assert dist.Distribution._validate_args
+    assert float(jax.jit(log_density)(2)) == -np.inf
