@@ -6,22 +6,27 @@ a dense mass matrix, which strongly correlated posteriors (an unstandardised reg
 The draws start from the model's ``init_values`` (overridden by ``init``), as the optimisers do.
 
 ``converged`` means no divergent transition and a split R-hat below 1.01 for every parameter.
-Chains run one after another by default (``chain_method="sequential"``); ``"parallel"`` needs
-one JAX device per chain (``numpyro.set_host_device_count``), ``"vectorized"`` batches them.
+Chains run one after another by default (``chain_method="sequential"``); ``"parallel"`` runs
+one chain per JAX device (``numpyro.set_host_device_count`` or ``jax_num_cpu_devices``, set
+before JAX starts; with fewer devices than chains they run one after another, with a warning),
+``"vectorized"`` batches them.
 
 The whole run (initialisation, warmup, sampling) is one compiled program (:mod:`inference._compiled`),
 with the data and the start as its arguments: a second fit of new data of the same shape
-(simulation-based calibration refits hundreds) does not recompile.
-Only ``progress_bar=True`` and ``chain_method="parallel"``, which NumPyro runs from Python
-(a progress bar, ``pmap``), compile anew at each fit.
+(simulation-based calibration refits hundreds) does not recompile. Parallel chains are part of
+that program too: a ``shard_map`` over a mesh of one device per chain (:func:`_across_devices`),
+where NumPyro's own ``pmap`` compiled anew at every fit. Only ``progress_bar=True``, which
+NumPyro runs from Python, is left uncompiled (with parallel chains, in NumPyro's ``pmap``).
 """
 
 import warnings
 from functools import partial
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import random
+from jax.sharding import AxisType, Mesh, PartitionSpec
 from numpyro.infer import MCMC, NUTS
 from numpyro.infer.initialization import init_to_value
 
@@ -55,6 +60,8 @@ def _sample(rng_key, start, data, *, model, num_warmup, num_samples, num_chains,
     NumPyro's ``MCMC.run`` does not reuse its own compiled loop from one call to the next (the loop
     takes a freshly wrapped body as a static argument), hence the jit around the whole run.
     """
+    if chain_method == "parallel" and not progress_bar:
+        chain_method = _across_devices(num_chains)
     kernel = NUTS(
         model, dense_mass=dense_mass, target_accept_prob=target_accept_prob, max_tree_depth=max_tree_depth,
         init_strategy=init_to_value(values=start),
@@ -65,21 +72,45 @@ def _sample(rng_key, start, data, *, model, num_warmup, num_samples, num_chains,
     return mcmc.get_samples(group_by_chain=True), mcmc.get_extra_fields(group_by_chain=True)
 
 
+def _across_devices(num_chains):
+    """NumPyro's ``chain_method`` as a callable: ``one_chain`` mapped over the chains by a
+    ``shard_map``, each of the first ``num_chains`` devices running its own chain, with no
+    communication between them (each device's while loops stop when its own chain's do).
+
+    ``check_vma=False``: NumPyro's tree building joins, in one ``cond``, values that depend on
+    the chain with values that do not, which JAX's check of varying axes rejects.
+    """
+    mesh = Mesh(np.asarray(jax.devices()[:num_chains]), ("chains",), axis_types=(AxisType.Auto,))
+
+    def chain_method(one_chain):
+        def this_device(args):  # the block of one chain
+            return jax.tree.map(lambda x: x[None], one_chain(jax.tree.map(lambda x: x[0], args)))
+
+        return jax.shard_map(this_device, mesh=mesh, in_specs=PartitionSpec("chains"),
+                             out_specs=PartitionSpec("chains"), check_vma=False)
+
+    return chain_method
+
+
 def run(module, data, *, priors, seed, model_options, num_warmup, num_samples, num_chains, dense_mass,
         target_accept_prob, max_tree_depth, chain_method, progress_bar, init):
     """Sample the posterior; ``params`` are posterior means, ``samples`` the draws by chain."""
     spec = free_params(module, data, model_options, priors)
+    if chain_method == "parallel" and num_chains > jax.local_device_count():
+        warnings.warn(
+            f"chain_method='parallel' runs one chain per JAX device, and there are {jax.local_device_count()} for "
+            f"{num_chains} chains: the chains run one after another. Set the device count before JAX starts "
+            f"(numpyro.set_host_device_count({num_chains}) on CPU)", UserWarning, stacklevel=3,
+        )
+        chain_method = "sequential"
     key_init, key_mcmc = random.split(random.PRNGKey(seed))
     start = starting_values(module, key_init, data, model_options, init, priors)
     options = dict(num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains, dense_mass=dense_mass,
                    target_accept_prob=target_accept_prob, max_tree_depth=max_tree_depth,
                    chain_method=chain_method, progress_bar=progress_bar)
     sample = partial(_sample, model=partial(module.model, priors=priors, **model_options), **options)
-    # NumPyro runs a progress bar and pmap (parallel chains) from Python: those stay uncompiled
-    if progress_bar or chain_method == "parallel":
-        sample = unvalidated(sample)
-    else:
-        sample = compiled("nuts", module, model_options, priors, options, sample)
+    # NumPyro runs a progress bar from Python: that stays uncompiled
+    sample = unvalidated(sample) if progress_bar else compiled("nuts", module, model_options, priors, options, sample)
     # jnp start values: under pmap NumPyro's CorrCholeskyTransform indexes them with traced indices
     samples, extra = sample(key_mcmc, {name: jnp.asarray(value) for name, value in start.items()}, data)
     samples = {name: np.asarray(value) for name, value in samples.items()}

@@ -98,14 +98,22 @@ POINT_RUN = textwrap.dedent("""
                 "loss": float(abs(four.losses[-1] / one.losses[-1] - 1)),
                 "devices": four.method_options["devices"],
             }
-    # NUTS: two chains on two devices (pmap), the classifier's corr_chol included
+    # NUTS: two chains on two devices (a shard_map), the classifier's corr_chol included
     data = {k: np.asarray(v) for k, v in cases["gaussian_classifier"][0].items()}
     nuts = fit("gaussian_classifier", data, "nuts", num_chains=2, chain_method="parallel", num_warmup=50,
                num_samples=50)
+    compiles = []
+    jax.monitoring.register_event_duration_secs_listener(lambda event, secs, **kw: compiles.append(event))
+    again = fit("gaussian_classifier", data, "nuts", num_chains=2, chain_method="parallel", num_warmup=50,
+                num_samples=50, seed=1)
+    compiles = [event for event in compiles if event.startswith("/jax/core/compile")]
     sequential = fit("gaussian_classifier", data, "nuts", num_chains=2, num_warmup=50, num_samples=50)
     a, b = nuts.samples["mu"].reshape(-1, 4), sequential.samples["mu"].reshape(-1, 4)
     out["nuts"] = {"shape": list(nuts.samples["mu"].shape), "finite": bool(np.isfinite(a).all()),
-                   "z": float(np.max(np.abs(a.mean(0) - b.mean(0)) / (b.std(0) / np.sqrt(len(b)))))}
+                   "z": float(np.max(np.abs(a.mean(0) - b.mean(0)) / (b.std(0) / np.sqrt(len(b))))),
+                   "chains differ": bool(np.all(nuts.samples["mu"][0] != nuts.samples["mu"][1])),
+                   "seeds differ": bool(np.all(again.samples["mu"] != nuts.samples["mu"])),
+                   "second fit compiles": compiles}
     print(json.dumps(out))
 """)
 
@@ -123,11 +131,14 @@ def test_ml_map_and_vi_sharded_over_four_devices_equal_one_device():
     for case, diff in result.items():
         assert diff["params"] < 1e-12 and diff["loss"] < 1e-12, (case, diff)
         assert diff["devices"] == 4
-    # pmap chains (they failed on corr_chol before the start values were jnp arrays): here they
-    # follow the sequential chains to 4e-9, but a NUTS trajectory may branch on round-off, so
-    # only the posterior means are compared, within 6 Monte Carlo standard errors
+    # parallel chains (they failed on corr_chol under pmap before the start values were jnp
+    # arrays) follow the same keys as the sequential ones, but a NUTS trajectory may branch on
+    # round-off, so only the posterior means are compared, within 6 Monte Carlo standard errors.
+    # They are one compiled program: a second fit (another seed) compiles nothing
     assert nuts["shape"] == [2, 50, 2, 2] and nuts["finite"]
     assert nuts["z"] < 6, nuts
+    assert nuts["chains differ"] and nuts["seeds differ"]
+    assert nuts["second fit compiles"] == [], nuts
 
 
 def test_devices_errors_name_the_option():

@@ -121,3 +121,17 @@ def test_init_still_sets_where_the_chain_starts():
     elsewhere = fit("linear_regression", data, "nuts", init={**start, "a": np.array([3.0, -3.0])}, **options)
     np.testing.assert_array_equal(same.samples["a"], default.samples["a"])  # the default start is init_values
     assert not np.array_equal(elsewhere.samples["a"], default.samples["a"])
+
+
+def test_parallel_chains_without_a_device_each_run_one_after_another_with_a_warning():
+    """This process has one JAX device (tests/conftest.py): two parallel chains run as the
+    sequential ones do, from the same keys, so their draws are the same to the bit."""
+    data = models.linear_regression.simulate(jax.random.PRNGKey(2), 50, 2).data
+    options = dict(num_chains=2, num_warmup=30, num_samples=30)
+    with pytest.warns(UserWarning, match=r"chain_method='parallel' runs one chain per JAX device, and there are 1 "
+                                         r"for 2 chains: the chains run one after another"):
+        parallel = fit("linear_regression", data, "nuts", chain_method="parallel", **options)
+    sequential = fit("linear_regression", data, "nuts", **options)
+    assert parallel.method_options["chain_method"] == "sequential"
+    for name in sequential.samples:
+        np.testing.assert_array_equal(parallel.samples[name], sequential.samples[name])
