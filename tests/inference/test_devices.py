@@ -102,11 +102,11 @@ POINT_RUN = textwrap.dedent("""
     data = {k: np.asarray(v) for k, v in cases["gaussian_classifier"][0].items()}
     nuts = fit("gaussian_classifier", data, "nuts", num_chains=2, chain_method="parallel", num_warmup=50,
                num_samples=50)
-    compiles = []
-    jax.monitoring.register_event_duration_secs_listener(lambda event, secs, **kw: compiles.append(event))
+    events = []
+    jax.monitoring.register_event_duration_secs_listener(lambda event, secs, **kw: events.append(event))
     again = fit("gaussian_classifier", data, "nuts", num_chains=2, chain_method="parallel", num_warmup=50,
                 num_samples=50, seed=1)
-    compiles = [event for event in compiles if event.startswith("/jax/core/compile")]
+    compiles = [event for event in events if event.startswith("/jax/core/compile")]
     sequential = fit("gaussian_classifier", data, "nuts", num_chains=2, num_warmup=50, num_samples=50)
     a, b = nuts.samples["mu"].reshape(-1, 4), sequential.samples["mu"].reshape(-1, 4)
     out["nuts"] = {"shape": list(nuts.samples["mu"].shape), "finite": bool(np.isfinite(a).all()),
