@@ -11,17 +11,22 @@ import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
 
+def device_mesh(count, axis):
+    """A one-axis mesh ``(axis,)`` over the first ``count`` devices. Automatic axis types: the
+    explicit default fails inside the Gaussian log-density and the M-step's matrix products."""
+    return Mesh(np.asarray(jax.devices()[:count]), (axis,), axis_types=(AxisType.Auto,))
+
+
 def row_mesh(devices):
-    """A one-axis mesh ``("rows",)`` over the first ``devices`` devices (all when None), or None
-    for one device. Automatic axis types: the explicit default fails inside the Gaussian
-    log-density and the M-step's matrix products."""
+    """:func:`device_mesh` ``("rows",)`` over the first ``devices`` devices (all when None), or
+    None for one device."""
     available = jax.devices()
     count = len(available) if devices is None else devices
     if count > len(available):
         raise ValueError(f"devices must be at most the {len(available)} available JAX device(s); got devices = {devices}")
     if count == 1:
         return None
-    return Mesh(np.asarray(available[:count]), ("rows",), axis_types=(AxisType.Auto,))
+    return device_mesh(count, "rows")
 
 
 def fit_mesh(devices, batch_size):

@@ -26,13 +26,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import random
-from jax.sharding import AxisType, Mesh, PartitionSpec
+from jax.sharding import PartitionSpec
 from numpyro.infer import MCMC, NUTS
 from numpyro.infer.initialization import init_to_value
 
 from ._compiled import compiled, unvalidated
 from ._point import ConvergenceWarning
 from ._setup import free_params, starting_values
+from ._sharding import device_mesh
 from .health import MAX_R_HAT, diagnose
 from .result import Fit, fit_context
 
@@ -80,7 +81,7 @@ def _across_devices(num_chains):
     ``check_vma=False``: NumPyro's tree building joins, in one ``cond``, values that depend on
     the chain with values that do not, which JAX's check of varying axes rejects.
     """
-    mesh = Mesh(np.asarray(jax.devices()[:num_chains]), ("chains",), axis_types=(AxisType.Auto,))
+    mesh = device_mesh(num_chains, "chains")
 
     def chain_method(one_chain):
         def this_device(args):  # the block of one chain
@@ -96,9 +97,10 @@ def run(module, data, *, priors, seed, model_options, num_warmup, num_samples, n
         target_accept_prob, max_tree_depth, chain_method, progress_bar, init):
     """Sample the posterior; ``params`` are posterior means, ``samples`` the draws by chain."""
     spec = free_params(module, data, model_options, priors)
-    if chain_method == "parallel" and num_chains > jax.local_device_count():
+    num_devices = jax.local_device_count()
+    if chain_method == "parallel" and num_chains > num_devices:
         warnings.warn(
-            f"chain_method='parallel' runs one chain per JAX device, and there are {jax.local_device_count()} for "
+            f"chain_method='parallel' runs one chain per JAX device, and there are {num_devices} for "
             f"{num_chains} chains: the chains run one after another. Set the device count before JAX starts "
             f"(numpyro.set_host_device_count({num_chains}) on CPU)", UserWarning, stacklevel=3,
         )
@@ -111,7 +113,8 @@ def run(module, data, *, priors, seed, model_options, num_warmup, num_samples, n
     sample = partial(_sample, model=partial(module.model, priors=priors, **model_options), **options)
     # NumPyro runs a progress bar from Python: that stays uncompiled
     sample = unvalidated(sample) if progress_bar else compiled("nuts", module, model_options, priors, options, sample)
-    # jnp start values: under pmap NumPyro's CorrCholeskyTransform indexes them with traced indices
+    # jnp start values: under pmap (a progress bar with parallel chains) NumPyro's CorrCholeskyTransform
+    # indexes them with traced indices
     samples, extra = sample(key_mcmc, {name: jnp.asarray(value) for name, value in start.items()}, data)
     samples = {name: np.asarray(value) for name, value in samples.items()}
     extra = {name: np.asarray(value) for name, value in extra.items()}
