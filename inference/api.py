@@ -11,6 +11,7 @@ from models._priors import resolve_priors
 from . import em, laplace, nuts, vi
 from . import map as map_method
 from . import ml as ml_method
+from ._collection import paused_collection
 from ._point import OPTIMIZERS
 
 METHODS = {"ml": ml_method, "map": map_method, "em": em, "nuts": nuts, "vi": vi, "laplace": laplace}
@@ -136,4 +137,5 @@ def fit(model, data, method, *, priors=None, seed=0, **options):
     _check_method_options(options)
     data = module.check_data(**_check_data(module, data), **model_options)
     resolve_priors(priors, module.params(data["X"].shape[1], **model_options))
-    return runner.run(module, data, priors=priors, seed=seed, model_options=model_options, **method_options)
+    with paused_collection():  # the trace lives until compiled: collecting it would free nothing (_collection)
+        return runner.run(module, data, priors=priors, seed=seed, model_options=model_options, **method_options)
