@@ -137,5 +137,5 @@ def fit(model, data, method, *, priors=None, seed=0, **options):
     _check_method_options(options)
     data = module.check_data(**_check_data(module, data), **model_options)
     resolve_priors(priors, module.params(data["X"].shape[1], **model_options))
-    with paused_collection():  # the trace lives until compiled: collecting it would free nothing (_collection)
+    with paused_collection():  # the trace lives until compiled: collecting then frees nothing (_collection)
         return runner.run(module, data, priors=priors, seed=seed, model_options=model_options, **method_options)

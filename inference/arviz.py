@@ -21,6 +21,7 @@ from numpyro.infer import Predictive
 
 from models._checks import check_bool, check_int
 
+from ._collection import paused_collection
 from ._compiled import compiled_for_model
 from ._density import log_joint
 from .handlers import likelihood_only, uncondition
@@ -61,6 +62,7 @@ def posterior_predictive(model, draws, data, rng_key):
     return predictive(rng_key, **data)
 
 
+@paused_collection()  # it traces the pointwise log-likelihood, as fit traces its method (_collection)
 def to_inference_data(fit, *, predictive=False, seed=0):
     """``az.InferenceData`` for any :class:`inference.Fit`; see the module docstring.
 

@@ -80,3 +80,20 @@ def test_fit_runs_its_method_with_the_collector_paused(collector_on, monkeypatch
     fit("linear_regression", data, "ml")
     assert seen == [False]
     assert gc.isenabled()
+
+
+def test_the_inference_data_is_built_with_the_collector_paused(collector_on, monkeypatch):
+    from inference import arviz as bridge
+
+    seen = []
+    pointwise = bridge.pointwise_log_likelihood
+
+    def recording(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return pointwise(*args, **kwargs)
+
+    monkeypatch.setattr(bridge, "pointwise_log_likelihood", recording)
+    data = models.linear_regression.simulate(jax.random.PRNGKey(0), 50, 2).data
+    fit("linear_regression", data, "ml").to_idata()
+    assert seen == [False]
+    assert gc.isenabled()
