@@ -9,6 +9,7 @@ import pytest
 
 import models
 from inference import METHODS, fit
+from inference import arviz as bridge
 from inference._collection import paused_collection
 
 
@@ -67,33 +68,28 @@ def test_overlapping_pauses_in_two_threads_end_with_the_last(collector_on):
     assert gc.isenabled()
 
 
-def test_fit_runs_its_method_with_the_collector_paused(collector_on, monkeypatch):
+def _collector_seen_by(monkeypatch, owner, name):
+    """``owner.name`` patched to record, at each call, whether the collector is enabled."""
     seen = []
-    run = METHODS["ml"].run
+    original = getattr(owner, name)
 
     def recording(*args, **kwargs):
         seen.append(gc.isenabled())
-        return run(*args, **kwargs)
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(METHODS["ml"], "run", recording)
-    data = models.linear_regression.simulate(jax.random.PRNGKey(0), 50, 2).data
-    fit("linear_regression", data, "ml")
+    monkeypatch.setattr(owner, name, recording)
+    return seen
+
+
+def test_fit_runs_its_method_with_the_collector_paused(collector_on, monkeypatch):
+    seen = _collector_seen_by(monkeypatch, METHODS["ml"], "run")
+    fit("linear_regression", models.linear_regression.simulate(jax.random.PRNGKey(0), 50, 2).data, "ml")
     assert seen == [False]
     assert gc.isenabled()
 
 
 def test_the_inference_data_is_built_with_the_collector_paused(collector_on, monkeypatch):
-    from inference import arviz as bridge
-
-    seen = []
-    pointwise = bridge.pointwise_log_likelihood
-
-    def recording(*args, **kwargs):
-        seen.append(gc.isenabled())
-        return pointwise(*args, **kwargs)
-
-    monkeypatch.setattr(bridge, "pointwise_log_likelihood", recording)
-    data = models.linear_regression.simulate(jax.random.PRNGKey(0), 50, 2).data
-    fit("linear_regression", data, "ml").to_idata()
+    seen = _collector_seen_by(monkeypatch, bridge, "pointwise_log_likelihood")
+    fit("linear_regression", models.linear_regression.simulate(jax.random.PRNGKey(0), 50, 2).data, "ml").to_idata()
     assert seen == [False]
     assert gc.isenabled()
