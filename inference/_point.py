@@ -31,7 +31,7 @@ from jax.flatten_util import ravel_pytree
 from . import optim
 from ._compiled import compiled
 from ._density import log_joint
-from ._setup import enumerated_sites, starting_values, tolerances
+from ._setup import enumerated_sites, fit_keys, starting_values, tolerances
 from ._sharding import fit_mesh, sharded_data
 from .handlers import (
     constrain,
@@ -115,7 +115,7 @@ def point_estimate(method, module, data, *, priors, seed, model_options, likelih
                    learning_rate, batch_size, devices, hessian, init):
     """Fit ``module.model`` by ML (``likelihood=True``) or MAP; see the module docstring."""
     mesh = fit_mesh(devices, batch_size)
-    key_init, key_solve = random.split(random.PRNGKey(seed))
+    key_init, key_solve = fit_keys(seed)
     start = starting_values(module, key_init, data, model_options, init, priors)
     problem = getattr(module, "mle_problem", None) if likelihood else None
     if problem is not None and (reason := problem(None, data["X"], data.get("y"), **model_options)):

@@ -1,7 +1,10 @@
-"""What every method does before it starts: validated starting values, tolerances, the ELBO."""
+"""What every method does before it starts: its keys, validated starting values, tolerances, the ELBO."""
+
+from functools import partial
 
 import jax
 import numpy as np
+from jax import random
 from numpyro import handlers
 
 from models._checks import check_values
@@ -9,6 +12,21 @@ from models._priors import fixed_names
 
 from ._density import OrderedELBO
 from .handlers import is_enumerated
+
+
+@partial(jax.jit, static_argnums=1)
+def _split(seed, num):
+    return tuple(random.split(random.PRNGKey(seed), num))
+
+
+def fit_keys(seed, num=2):
+    """``random.split(random.PRNGKey(seed), num)`` as a tuple of ``num`` keys: the same bits,
+    from one compiled program. Op by op, the seed's conversion, the key, the split and the
+    unpacking into keys are four programs, each compiled on its first use: 0.16 s of a fresh
+    process, against 0.09 s for this one (2 cores, 2026-12-01). ``seed`` is checked by ``fit``
+    (0 to 2**63 - 1); as an int64 it gives the same key as the Python int, with float64 or without.
+    """
+    return _split(np.int64(seed), num)
 
 
 def free_params(module, data, model_options, priors):

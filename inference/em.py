@@ -59,6 +59,7 @@ from ._point import ConvergenceWarning, IllPosedWarning
 from ._setup import (
     check_init,
     enumerated_sites,
+    fit_keys,
     free_params,
     starting_values,
     tolerances,
@@ -362,7 +363,7 @@ def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, 
         data = {"X": _spread_sample(data["X"])}
     model = partial(module.model, priors=priors, **model_options)
     given = check_init(init, free_params(module, data, model_options, priors), fixed_names(priors))
-    keys = random.split(random.PRNGKey(seed), num_restarts)
+    keys = fit_keys(seed, num_restarts)
     first = starting_values(module, keys[0], data, model_options, init, priors)
     name, num_values = _enumerated_site(model, first, data, module.__name__.rsplit(".", 1)[-1])
     e_step = jax.jit(partial(log_joint, model, name, num_values))

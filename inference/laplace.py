@@ -23,7 +23,7 @@ from numpyro.infer.util import initialize_model
 
 from . import optim
 from ._compiled import compiled
-from ._setup import free_params, starting_values, tolerances
+from ._setup import fit_keys, free_params, starting_values, tolerances
 from .result import Fit, fit_context
 
 OPTIONS = {"num_samples": 1000, "max_iter": 1000, "init": None}
@@ -62,7 +62,7 @@ def _flat_directions(spec_names, unconstrained, eigenvalues, eigenvectors, thres
 def run(module, data, *, priors, seed, model_options, num_samples, max_iter, init):
     """Fit by Laplace's method; ``params`` are the mode, ``samples`` one chain of draws."""
     spec = free_params(module, data, model_options, priors)
-    key_init, key_solve = random.split(random.PRNGKey(seed))
+    key_init, key_solve = fit_keys(seed)
     start = starting_values(module, key_init, data, model_options, init, priors)
     model = partial(module.model, priors=priors, **model_options)
     gtol, _ = tolerances(None, None, "lbfgs")

@@ -25,14 +25,13 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import random
 from jax.sharding import PartitionSpec
 from numpyro.infer import MCMC, NUTS
 from numpyro.infer.initialization import init_to_value
 
 from ._compiled import compiled, unvalidated
 from ._point import ConvergenceWarning
-from ._setup import free_params, starting_values
+from ._setup import fit_keys, free_params, starting_values
 from ._sharding import device_mesh
 from .health import MAX_R_HAT, diagnose
 from .result import Fit, fit_context
@@ -105,7 +104,7 @@ def run(module, data, *, priors, seed, model_options, num_warmup, num_samples, n
             f"(numpyro.set_host_device_count({num_chains}) on CPU)", UserWarning, stacklevel=3,
         )
         chain_method = "sequential"
-    key_init, key_mcmc = random.split(random.PRNGKey(seed))
+    key_init, key_mcmc = fit_keys(seed)
     start = starting_values(module, key_init, data, model_options, init, priors)
     options = dict(num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains, dense_mass=dense_mass,
                    target_accept_prob=target_accept_prob, max_tree_depth=max_tree_depth,

@@ -33,7 +33,7 @@ from numpyro.infer.initialization import init_to_value
 from tqdm import tqdm
 
 from ._compiled import compiled
-from ._setup import elbo_for, starting_values
+from ._setup import elbo_for, fit_keys, starting_values
 from ._sharding import fit_mesh, sharded_data
 from .handlers import hide_enumerated, observed_rows, scale_data, with_deterministic
 from .result import Fit, fit_context
@@ -113,7 +113,7 @@ def run(module, data, *, priors, seed, model_options, guide, num_steps, learning
     if batch_size is not None and batch_size > num_data:
         raise ValueError(f"batch_size must be at most num_data = {num_data}; got batch_size = {batch_size}")
     mesh = fit_mesh(devices, batch_size)
-    key_init, key_fit = random.split(random.PRNGKey(seed))
+    key_init, key_fit = fit_keys(seed)
     start = starting_values(module, key_init, data, model_options, init, priors)
     options = dict(guide=guide, num_steps=num_steps, learning_rate=learning_rate, num_particles=num_particles,
                    num_samples=num_samples, batch_size=batch_size, progress_bar=progress_bar)

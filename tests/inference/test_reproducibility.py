@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from inference import ConvergenceWarning, fit
+from inference._setup import fit_keys
 from models import gaussian_mixture, logistic_regression
 
 DATA = {
@@ -48,6 +49,19 @@ def test_the_same_seed_gives_identical_results(model, method, options):
     assert attrs["method_options"] == repr({k: v for k, v in first.method_options.items() if k != "init"})
     if method in ("nuts", "vi", "laplace"):  # a different seed gives different draws
         assert not np.array_equal(run(4).samples["a"], first.samples["a"])
+
+
+@pytest.mark.parametrize("num", [2, 3])
+def test_the_keys_of_a_seed_are_jax_randoms_own(num):
+    """The methods draw their keys from one compiled program (``fit_keys``): the same bits as
+    ``random.split(random.PRNGKey(seed), num)`` op by op, at the ends of the seeds ``fit``
+    takes and where the seed outgrows 32 bits (PRNGKey splits it into two 32-bit words)."""
+    for seed in (0, 1, 2**31 - 1, 2**31, 2**32 + 5, 2**63 - 1):
+        keys = fit_keys(seed, num)
+        assert isinstance(keys, tuple) and len(keys) == num
+        expected = jax.random.split(jax.random.PRNGKey(seed), num)
+        for i, key in enumerate(keys):
+            np.testing.assert_array_equal(key, expected[i], err_msg=f"seed {seed}, key {i}")
 
 
 
