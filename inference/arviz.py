@@ -81,7 +81,7 @@ def to_inference_data(fit, *, predictive=False, seed=0):
     num_chains, num_draws = next(iter(posterior.values())).shape[:2]
     latent = {name: jnp.reshape(posterior[name], (num_chains * num_draws, *posterior[name].shape[2:])) for name in names}
     model = partial(module.model, priors=fit.priors, **fit.options)
-    data = {name: jnp.asarray(value) for name, value in fit.data.items()}
+    data = jax.device_put(fit.data)  # not jnp.asarray, which compiles a program per array to copy it
     pointwise = np.asarray(pointwise_log_likelihood(model, latent, data)).reshape(num_chains, num_draws, -1)
     observed = "y" if "y" in fit.data else "X"
     replicates = None
