@@ -14,12 +14,15 @@ modules in its compile directory. So each call is timed three times, each in a f
 own modules); **new model**, with caches that an unrelated model (a linear regression) has
 filled; **warm**, with what the cold call left. Every side runs with ``--repeats`` seeds (the
 chains, and so the ESS, vary by some 15 % from seed to seed), and the table gives the medians.
+Within a seed the sides take turns at each state (all cold calls, then all new-model calls, then
+all warm ones), so that a shared machine's drift over minutes falls on every side alike.
 
     python benchmarks/nuts_vs_pymc.py                 # N = 10 000, D = 20, 3 seeds
     python benchmarks/nuts_vs_pymc.py --compile-faster    # with the scripts' XLA emitters
 """
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -154,13 +157,18 @@ def main(args):
               f"cxx = {pytensor.config.cxx!r}")
     runs = {(side, cache): [] for side in sides for cache in CACHES}
     for seed in range(args.repeats):
-        for side in sides:
-            with tempfile.TemporaryDirectory(prefix="nuts-bench-") as cache_dir:
-                for cache in ("cold", "warm"):  # the warm call finds what the cold one compiled
-                    runs[side, cache].append(child(args, side, seed, cache_dir))
-            with tempfile.TemporaryDirectory(prefix="nuts-bench-") as cache_dir:
-                child(args, side, seed, cache_dir, prewarm=True)
-                runs[side, "new model"].append(child(args, side, seed, cache_dir))
+        order = sides[seed % len(sides):] + sides[:seed % len(sides)]  # no side always first
+        with contextlib.ExitStack() as stack:
+            fresh = {(side, cache): stack.enter_context(tempfile.TemporaryDirectory(prefix="nuts-bench-"))
+                     for side in sides for cache in ("cold", "new model")}
+            fresh.update({(side, "warm"): fresh[side, "cold"] for side in sides})  # what the cold call compiled
+            for side in order:
+                child(args, side, seed, fresh[side, "new model"], prewarm=True)
+            # the sides take turns at each state, so that the machine's drift (10 to 30 % over
+            # minutes on a shared host) falls on all of them alike
+            for cache in CACHES:
+                for side in order:
+                    runs[side, cache].append(child(args, side, seed, fresh[side, cache]))
     rate = {key: float(np.median([r["min_ess"] / r["seconds"] for r in rs])) for key, rs in runs.items()}
     print(f"{'':>12} {'cache':>9} {'seconds':>16} {'min ESS':>16} {'ESS/s':>8} {'ours / this':>12}")
     for side, cache in runs:
