@@ -22,8 +22,8 @@ def _split(seed, num):
 def fit_keys(seed, num=2):
     """``random.split(random.PRNGKey(seed), num)`` as a tuple of ``num`` keys: the same bits,
     from one compiled program. Op by op, the seed's conversion, the key, the split and the
-    unpacking into keys are four programs, each compiled on its first use: 0.16 s of a fresh
-    process, against 0.09 s for this one (2 cores, 2026-12-01). ``seed`` is checked by ``fit``
+    unpacking into keys are four programs, each compiled on its first use: 0.13 to 0.14 s of a
+    fresh process, against 0.09 to 0.11 s for this one (2 cores, 2026-12-01). ``seed`` is checked by ``fit``
     (0 to 2**63 - 1); as an int64 it gives the same key as the Python int, with float64 or without.
     """
     return _split(np.int64(seed), num)
