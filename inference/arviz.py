@@ -3,7 +3,7 @@
 Every method's result converts the same way: posterior draws (a point estimate is one chain of
 one draw, the method recorded in ``attrs``), ``sample_stats`` when the method has them,
 ``observed_data``, and a ``log_likelihood`` group with the pointwise *marginal* log-likelihood
-of each data row, discrete latents summed out. ``az.from_numpyro`` cannot give the latter for
+of each data row, discrete latents summed out (``log_likelihood=False`` leaves it out). ``az.from_numpyro`` cannot give the latter for
 the mixture (numpyro issue 744); here it is computed from the model itself: each row's log
 density under :class:`inference.handlers.likelihood_only` with enumeration, vmapped over rows
 and draws.
@@ -13,7 +13,6 @@ import warnings
 from functools import partial
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import numpyro
 from numpyro import handlers
@@ -63,14 +62,22 @@ def posterior_predictive(model, draws, data, rng_key):
 
 
 @paused_collection()  # it traces the pointwise log-likelihood, as fit traces its method (_collection)
-def to_inference_data(fit, *, predictive=False, seed=0):
+def to_inference_data(fit, *, predictive=False, log_likelihood=True, seed=0):
     """``az.InferenceData`` for any :class:`inference.Fit`; see the module docstring.
 
     With ``predictive``, a ``posterior_predictive`` group holds one replicate of the observed
     data per posterior draw (for the models with a target, ``y`` given the same ``X``).
+
+    ``log_likelihood=False`` leaves the ``log_likelihood`` group out, as ``az.from_numpyro``'s
+    argument of that name and PyMC's default do. It is one float64 per draw and row: 160 MB for
+    2 x 1000 draws of 10 000 rows, 32 GB for 4000 draws of 1e6 rows, where the draws themselves
+    take kilobytes; and it is nearly all of the conversion's time: for NUTS on logistic
+    regression (N = 1e4, D = 20, 2 x 1000 draws), 0.33 to 0.92 s in a fresh process with it,
+    0.01 s without. ``az.loo`` and ``az.waic`` need it; the posterior's summaries do not.
     """
     check_fit("fit", fit)
     check_bool("predictive", predictive)
+    check_bool("log_likelihood", log_likelihood)
     check_int("seed", seed, minimum=0, maximum=2**63 - 1)  # what jax.random.PRNGKey takes, as in fit
     module = fit.model
     names = list(module.params(fit.data["X"].shape[1], **fit.options))
@@ -79,11 +86,15 @@ def to_inference_data(fit, *, predictive=False, seed=0):
     else:
         posterior = {name: np.asarray(value) for name, value in fit.samples.items()}
     num_chains, num_draws = next(iter(posterior.values())).shape[:2]
-    latent = {name: jnp.reshape(posterior[name], (num_chains * num_draws, *posterior[name].shape[2:])) for name in names}
+    # device_put, not jnp.asarray or jnp.reshape, which compile a program per array to copy it
+    latent = jax.device_put({name: posterior[name].reshape(num_chains * num_draws, *posterior[name].shape[2:])
+                             for name in names})
     model = partial(module.model, priors=fit.priors, **fit.options)
-    data = jax.device_put(fit.data)  # not jnp.asarray, which compiles a program per array to copy it
-    pointwise = np.asarray(pointwise_log_likelihood(model, latent, data)).reshape(num_chains, num_draws, -1)
-    observed = "y" if "y" in fit.data else "X"
+    data = jax.device_put(fit.data)
+    pointwise = None
+    if log_likelihood:
+        observed = "y" if "y" in fit.data else "X"
+        pointwise = {observed: np.asarray(pointwise_log_likelihood(model, latent, data)).reshape(num_chains, num_draws, -1)}
     replicates = None
     if predictive:
         sampled = posterior_predictive(model, latent, data, jax.random.PRNGKey(seed))
@@ -103,7 +114,7 @@ def to_inference_data(fit, *, predictive=False, seed=0):
             posterior=posterior,
             posterior_predictive=replicates,
             sample_stats=fit.sample_stats,
-            log_likelihood={observed: pointwise},
+            log_likelihood=pointwise,
             observed_data={name: np.asarray(value) for name, value in fit.data.items()},
         )
     for group in idata.groups():  # from_dict keeps its attrs argument in no group

@@ -83,11 +83,13 @@ class Fit(NamedTuple):
         """The ArviZ ``InferenceData`` of this fit (built anew at each access)."""
         return self.to_idata()
 
-    def to_idata(self, *, predictive=False, seed=0):
-        """The ArviZ ``InferenceData``; ``predictive=True`` adds posterior predictive draws."""
+    def to_idata(self, *, predictive=False, log_likelihood=True, seed=0):
+        """The ArviZ ``InferenceData``; ``predictive=True`` adds posterior predictive draws,
+        ``log_likelihood=False`` leaves out the pointwise log-likelihood (one value per draw and
+        data row: see :func:`inference.arviz.to_inference_data`)."""
         from .arviz import to_inference_data
 
-        return to_inference_data(self, predictive=predictive, seed=seed)
+        return to_inference_data(self, predictive=predictive, log_likelihood=log_likelihood, seed=seed)
 
 
 def scalar_params(params):

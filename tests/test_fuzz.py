@@ -741,9 +741,10 @@ def ml_fit():
     (lambda f: information_criteria(None), ["fit"]),
     (lambda f: f.wald_intervals(level=float("nan")), ["level"]),
     (lambda f: f.to_idata(predictive=True, seed="a"), ["seed"]),
+    (lambda f: f.to_idata(log_likelihood=1), ["log_likelihood"]),
     (lambda f: fit("linear_regression", f.data, "ml", init={"sigma": "a"}), ["init"]),
 ], ids=["compare-truth-list", "compare-not-a-fit", "compare-truth-nan", "criteria-not-a-fit", "wald-level-nan",
-        "to_idata-seed", "fit-init-string"])
+        "to_idata-seed", "to_idata-log_likelihood", "fit-init-string"])
 def test_post_fit_arguments_are_validated(ml_fit, call, names):
     finite_or_clear(lambda: call(ml_fit), names)
 

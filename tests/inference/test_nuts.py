@@ -41,6 +41,17 @@ def test_idata_has_every_group_and_a_finite_loo(mixture_fit):
     assert np.isfinite(loo.elpd_loo)
 
 
+def test_idata_without_the_log_likelihood_keeps_every_other_group_as_it_is(mixture_fit):
+    full, lean = mixture_fit.idata, mixture_fit.to_idata(log_likelihood=False)
+    assert set(lean.groups()) == set(full.groups()) - {"log_likelihood"}
+    for group in lean.groups():
+        xr_full, xr_lean = getattr(full, group), getattr(lean, group)
+        stamp = {"created_at": None}  # ArviZ's time of the conversion
+        assert {**xr_lean.attrs, **stamp} == {**xr_full.attrs, **stamp}
+        for name, value in xr_full.data_vars.items():
+            np.testing.assert_array_equal(xr_lean[name].values, value.values)
+
+
 def test_marginal_pointwise_log_likelihood_equals_the_mixture_formula(mixture_fit):
     idata = mixture_fit.idata
     draw = {k: mixture_fit.samples[k][0, 7] for k in ("pi", "mu", "cov")}
