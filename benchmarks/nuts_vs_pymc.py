@@ -17,7 +17,13 @@ chains, and so the ESS, vary by some 15 % from seed to seed), and the table give
 Within a seed the sides take turns at each state (all cold calls, then all new-model calls, then
 all warm ones), so that a shared machine's drift over minutes falls on every side alike.
 
+Every side returns the InferenceData groups that ``pm.sample`` returns by default: the posterior,
+the sampler's statistics and the observed data, without the pointwise log-likelihood (one value
+per draw and row, 2e7 of them here), which ``fit(...).idata`` and ``az.from_numpyro`` compute by
+default and PyMC only when asked. ``--log-likelihood`` has every side compute it.
+
     python benchmarks/nuts_vs_pymc.py                 # N = 10 000, D = 20, 3 seeds
+    python benchmarks/nuts_vs_pymc.py --log-likelihood    # every side with the log-likelihood group
     python benchmarks/nuts_vs_pymc.py --compile-faster    # with the scripts' XLA emitters
 """
 
@@ -48,7 +54,7 @@ def ours(X, y, args, model="logistic_regression"):
 
     result = fit(model, {"X": X, "y": y}, "nuts", seed=args.seed, num_chains=args.num_chains,
                  num_warmup=args.num_warmup, num_samples=args.num_samples, chain_method=args.chain_method)
-    return result.idata.posterior
+    return result.to_idata(log_likelihood=args.log_likelihood).posterior
 
 
 def raw_numpyro(X, y, args, model="logistic_regression"):
@@ -61,7 +67,7 @@ def raw_numpyro(X, y, args, model="logistic_regression"):
     mcmc = MCMC(NUTS(getattr(models, model).model), num_warmup=args.num_warmup, num_samples=args.num_samples,
                 num_chains=args.num_chains, chain_method=args.chain_method, progress_bar=False)
     mcmc.run(jax.random.PRNGKey(args.seed), X, y)
-    return az.from_numpyro(mcmc).posterior
+    return az.from_numpyro(mcmc, log_likelihood=args.log_likelihood).posterior
 
 
 def pymc(X, y, args, model="logistic_regression"):
@@ -76,7 +82,7 @@ def pymc(X, y, args, model="logistic_regression"):
             pm.Normal("y", pm.math.dot(X, a) + b, pm.HalfNormal("sigma", 10.0), observed=y)
         idata = pm.sample(draws=args.num_samples, tune=args.num_warmup, chains=args.num_chains,
                           cores=args.num_chains, random_seed=args.seed, progressbar=False,
-                          compute_convergence_checks=False)
+                          compute_convergence_checks=False, idata_kwargs={"log_likelihood": args.log_likelihood})
     return idata.posterior
 
 
@@ -129,6 +135,7 @@ def child(args, side, seed, cache_dir, *, prewarm=False):
     for name in ("num_data", "num_features", "num_chains", "num_warmup", "num_samples", "devices", "chain_method"):
         argv += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
     argv += ["--compile-faster"] if args.compile_faster else []
+    argv += ["--log-likelihood"] if args.log_likelihood else []
     what = f"{side} (seed {seed}{', prewarm' if prewarm else ''})"
     try:
         done = subprocess.run(argv + (["--prewarm"] if prewarm else []), env={**os.environ, "PYTENSOR_FLAGS": flags},
@@ -145,7 +152,8 @@ def child(args, side, seed, cache_dir, *, prewarm=False):
 def main(args):
     print(f"N = {args.num_data}, D = {args.num_features}, {args.num_chains} chains x ({args.num_warmup} warm-up + "
           f"{args.num_samples} draws); JAX CPU devices: {args.devices}, chain_method = {args.chain_method!r}; "
-          f"seeds 0..{args.repeats - 1}; XLA's {'older' if args.compile_faster else 'default'} CPU emitters")
+          f"seeds 0..{args.repeats - 1}; XLA's {'older' if args.compile_faster else 'default'} CPU emitters; "
+          f"pointwise log-likelihood {'computed' if args.log_likelihood else 'not computed'} by every side")
     sides = list(SIDES)
     try:
         import pytensor
@@ -195,6 +203,8 @@ if __name__ == "__main__":
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds one call may take")
     parser.add_argument("--compile-faster", action="store_true",
                         help="JAX's sides compile with XLA's older CPU emitters, as the scripts do (inference.xla)")
+    parser.add_argument("--log-likelihood", action="store_true",
+                        help="every side also computes the pointwise log-likelihood group (PyMC's default leaves it out)")
     parser.add_argument("--prewarm", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--one-call", choices=SIDES, dest="side", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
