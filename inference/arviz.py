@@ -3,10 +3,10 @@
 Every method's result converts the same way: posterior draws (a point estimate is one chain of
 one draw, the method recorded in ``attrs``), ``sample_stats`` when the method has them,
 ``observed_data``, and a ``log_likelihood`` group with the pointwise *marginal* log-likelihood
-of each data row, discrete latents summed out (``log_likelihood=False`` leaves it out). ``az.from_numpyro`` cannot give the latter for
-the mixture (numpyro issue 744); here it is computed from the model itself: each row's log
-density under :class:`inference.handlers.likelihood_only` with enumeration, vmapped over rows
-and draws.
+of each data row, discrete latents summed out (``log_likelihood=False`` leaves it out).
+``az.from_numpyro`` cannot give the latter for the mixture (numpyro issue 744); here it is
+computed from the model itself: each row's log density under
+:class:`inference.handlers.likelihood_only` with enumeration, vmapped over rows and draws.
 """
 
 import warnings
@@ -86,16 +86,16 @@ def to_inference_data(fit, *, predictive=False, log_likelihood=True, seed=0):
     else:
         posterior = {name: np.asarray(value) for name, value in fit.samples.items()}
     num_chains, num_draws = next(iter(posterior.values())).shape[:2]
-    # device_put, not jnp.asarray or jnp.reshape, which compile a program per array to copy it
-    latent = jax.device_put({name: posterior[name].reshape(num_chains * num_draws, *posterior[name].shape[2:])
-                             for name in names})
-    model = partial(module.model, priors=fit.priors, **fit.options)
-    data = jax.device_put(fit.data)
-    pointwise = None
+    pointwise = replicates = None
+    if log_likelihood or predictive:  # both evaluate the model on the device
+        # device_put, not jnp.asarray or jnp.reshape, which compile a program per array to copy it
+        latent = jax.device_put({name: posterior[name].reshape(num_chains * num_draws, *posterior[name].shape[2:])
+                                 for name in names})
+        model = partial(module.model, priors=fit.priors, **fit.options)
+        data = jax.device_put(fit.data)
     if log_likelihood:
         observed = "y" if "y" in fit.data else "X"
         pointwise = {observed: np.asarray(pointwise_log_likelihood(model, latent, data)).reshape(num_chains, num_draws, -1)}
-    replicates = None
     if predictive:
         sampled = posterior_predictive(model, latent, data, jax.random.PRNGKey(seed))
         replicates = {name: np.asarray(value).reshape(num_chains, num_draws, *value.shape[1:]) for name, value in sampled.items()}
