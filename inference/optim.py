@@ -20,6 +20,9 @@ parameters, the Hessian at the end is checked: a clearly negative eigenvalue giv
 an L-BFGS run that stopped on the objective's round-off is polished by Newton steps on the
 gradient (:func:`_polished_hessian`), which bring the gradient down to round-off itself.
 
+:func:`evaluate` gives the same result at a point known to be the minimum (a closed form)
+without a step: the gradient's test and the same second-order check.
+
 The caller jits; nothing here is compiled at import.
 """
 
@@ -31,7 +34,7 @@ import optax
 from jax import lax, random
 from jax.flatten_util import ravel_pytree
 
-RUNNING, GRADIENT_SMALL, NO_PROGRESS, STALLED, NOT_FINITE, MAX_ITER, SADDLE, FLAT = range(8)
+RUNNING, GRADIENT_SMALL, NO_PROGRESS, STALLED, NOT_FINITE, MAX_ITER, SADDLE, FLAT, NOT_STATIONARY = range(9)
 STATUS = {
     GRADIENT_SMALL: "gradient norm below gtol",
     NO_PROGRESS: "objective change below ftol, gradient norm below 100 * gtol",
@@ -43,6 +46,7 @@ STATUS = {
         "the Hessian is singular at the end (smallest eigenvalue below 1e-8 of the largest): the optimum "
         "is not unique or lies at infinity (collinear features, perfect separation, a collapsed component)"
     ),
+    NOT_STATIONARY: "the gradient at the given point is above gtol: it is not a stationary point",
 }
 CONVERGED = (GRADIENT_SMALL, NO_PROGRESS)
 
@@ -213,10 +217,32 @@ def minimize(
             loss_fn, params, max_iter=max_iter, gtol=gtol, learning_rate=learning_rate,
             batch_loss_fn=batch_loss_fn, rng_key=random.PRNGKey(0) if rng_key is None else rng_key,
         )
+    stalled = (status == NO_PROGRESS) | (status == STALLED)
+    polish = stalled if optimizer == "lbfgs" else jnp.asarray(False)
+    return _second_order(loss_fn, OptimResult(params, losses, k, grad_norm, status, jnp.nan), gtol=gtol, polish=polish,
+                         max_hessian_size=max_hessian_size)
+
+
+def evaluate(loss_fn, params, *, gtol=1e-9, max_hessian_size=1000):
+    """:func:`minimize`'s result at ``params`` itself, a point known to be the minimum (a closed
+    form), without a step: the objective, the gradient's test (``GRADIENT_SMALL`` or
+    ``NOT_STATIONARY``) and, for up to ``max_hessian_size`` parameters, the same second-order
+    check and Hessian. ``num_steps`` is 0 and ``losses`` has the one value."""
+    value, grad = jax.value_and_grad(loss_fn)(params)
+    grad_norm = _max_abs(grad)
+    finite = jnp.isfinite(value) & jnp.isfinite(grad_norm)
+    status = jnp.select([~finite, grad_norm <= gtol], [NOT_FINITE, GRADIENT_SMALL], NOT_STATIONARY)
+    result = OptimResult(params, value[None], jnp.asarray(0), grad_norm, status, jnp.nan)
+    return _second_order(loss_fn, result, gtol=gtol, polish=jnp.asarray(False), max_hessian_size=max_hessian_size)
+
+
+def _second_order(loss_fn, result, *, gtol, polish, max_hessian_size):
+    """``result`` with the Hessian at its end, its smallest eigenvalue and the saddle and
+    flatness tests applied to a converged status (see the module docstring), after Newton
+    steps when ``polish``; unchanged for more than ``max_hessian_size`` parameters."""
+    params, losses, k, grad_norm, status, _, _ = result
     min_eigenvalue, hessian = jnp.asarray(jnp.nan, dtype=losses.dtype), None
     if ravel_pytree(params)[0].size <= max_hessian_size:
-        stalled = (status == NO_PROGRESS) | (status == STALLED)
-        polish = stalled if optimizer == "lbfgs" else jnp.asarray(False)
         params, grad_norm, hessian = _polished_hessian(loss_fn, params, grad_norm, polish)
         status = jnp.where(polish & (grad_norm <= gtol), GRADIENT_SMALL, status)
         status = jnp.where(polish & (grad_norm > gtol) & (grad_norm <= 100 * gtol), NO_PROGRESS, status)
