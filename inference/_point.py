@@ -10,6 +10,15 @@ full-batch and deterministic, divided by ``num_data`` so that the absolute ``gto
 same at every data size. The compiled solver is cached (:mod:`inference._compiled`): a second
 fit of new data of the same shape does not recompile.
 
+Where the model offers its ML estimate in closed form (the hook ``closed_form_ml``: least
+squares, the classifier's class frequencies, means and covariances, one Gaussian), ML takes it
+(``closed_form=True``, the default, unless ``init`` or ``batch_size`` asks for the search)
+and evaluates the objective there without a step (:func:`inference.optim.evaluate`): the
+estimate is exact to round-off, and the program holds no search. For the classifier on iris,
+a cold fit took 5.2 s with the search and 1.9 s without (its standard errors: the Hessian).
+Where the closed form does not apply (missing labels, a mixture of K > 1, no ML estimate,
+a parameter fixed by the priors) the search runs.
+
 ``hessian=True`` (the default) ends with the Hessian of the objective: a saddle or a flat
 direction is reported as not converged, and ML gets Wald standard errors from it.
 ``hessian=False`` skips it, and so the check and the standard errors, for speed: at N = 1e5
@@ -31,7 +40,7 @@ from jax.flatten_util import ravel_pytree
 from . import optim
 from ._compiled import compiled
 from ._density import log_joint
-from ._setup import enumerated_sites, fit_keys, starting_values, tolerances
+from ._setup import closed_form_start, enumerated_sites, fit_keys, starting_values, tolerances
 from ._sharding import fit_mesh, sharded_data
 from .handlers import (
     constrain,
@@ -68,9 +77,10 @@ class IllPosedWarning(ConvergenceWarning):
 
 
 def _solve(rng_key, start, data, mask, *, model, target, optimizer, max_iter, gtol, ftol, learning_rate, batch_size,
-           hessian, curvature):
+           hessian, curvature, closed_form):
     """Minimise ``-log p(data, theta) / num_data`` under ``target`` from ``start`` over the
-    unconstrained coordinates of theta; traced by ``jax.jit``, so the whole fit is one program.
+    unconstrained coordinates of theta, or with ``closed_form`` evaluate it at ``start``, the
+    minimum; traced by ``jax.jit``, so the whole fit is one program.
 
     ``mask`` (rows sharded over devices, :func:`inference._sharding.sharded_data`) marks the
     rows that are data, not padding; None for data on one device.
@@ -90,17 +100,22 @@ def _solve(rng_key, start, data, mask, *, model, target, optimizer, max_iter, gt
         scaled = scale_data(target, factor=num_data / batch_size)
         return -log_joint(scaled, batch, constrain(transforms, unconstrained), enumerated=enumerated) / num_data
 
-    result = optim.minimize(
-        loss, unconstrain(transforms, start), optimizer=optimizer,
-        max_iter=max_iter, gtol=gtol, ftol=ftol, learning_rate=learning_rate,
-        batch_loss_fn=None if batch_size is None else batch_loss, rng_key=rng_key,
-        max_hessian_size=1000 if hessian else 0,
-    )
+    max_hessian_size = 1000 if hessian else 0
+    if closed_form:
+        result = optim.evaluate(loss, unconstrain(transforms, start), gtol=gtol, max_hessian_size=max_hessian_size)
+    else:
+        result = optim.minimize(
+            loss, unconstrain(transforms, start), optimizer=optimizer,
+            max_iter=max_iter, gtol=gtol, ftol=ftol, learning_rate=learning_rate,
+            batch_loss_fn=None if batch_size is None else batch_loss, rng_key=rng_key,
+            max_hessian_size=max_hessian_size,
+        )
 
     def constrained(unconstrained):
         return with_deterministic(model, constrain(transforms, unconstrained), data, rng_key)
 
-    params = constrained(result.params)
+    # a closed form is reported as given, not after a round trip through the unconstrained space
+    params = with_deterministic(model, start, data, rng_key) if closed_form else constrained(result.params)
     if not curvature or result.hessian is None:
         return params, result._replace(params=None, hessian=None), None
     # the observed information in the unconstrained space (the optimiser's final Hessian of the
@@ -112,14 +127,18 @@ def _solve(rng_key, start, data, mask, *, model, target, optimizer, max_iter, gt
 
 
 def point_estimate(method, module, data, *, priors, seed, model_options, likelihood, optimizer, max_iter, gtol, ftol,
-                   learning_rate, batch_size, devices, hessian, init):
+                   learning_rate, batch_size, devices, hessian, init, closed_form=False):
     """Fit ``module.model`` by ML (``likelihood=True``) or MAP; see the module docstring."""
     mesh = fit_mesh(devices, batch_size)
     key_init, key_solve = fit_keys(seed)
-    start = starting_values(module, key_init, data, model_options, init, priors)
     problem = getattr(module, "mle_problem", None) if likelihood else None
     if problem is not None and (reason := problem(None, data["X"], data.get("y"), **model_options)):
         raise ValueError(reason)
+    wanted = likelihood and closed_form and init is None and batch_size is None
+    start = closed_form_start(module, data, model_options, priors) if wanted else None
+    evaluated = start is not None
+    if not evaluated:
+        start = starting_values(module, key_init, data, model_options, init, priors)
     gtol, ftol = tolerances(gtol, ftol, optimizer)
     if batch_size is not None and (optimizer != "adam" or batch_size > data["X"].shape[0]):
         raise ValueError(
@@ -131,16 +150,17 @@ def point_estimate(method, module, data, *, priors, seed, model_options, likelih
     solver = compiled(
         "ml" if likelihood else "map", module, model_options, priors,
         dict(optimizer=optimizer, max_iter=max_iter, gtol=gtol, ftol=ftol, learning_rate=learning_rate,
-             batch_size=batch_size, hessian=hessian),
+             batch_size=batch_size, hessian=hessian, closed_form=evaluated),
         partial(_solve, model=model, target=target, optimizer=optimizer, max_iter=max_iter, gtol=gtol, ftol=ftol,
-                learning_rate=learning_rate, batch_size=batch_size, hessian=hessian, curvature=likelihood),
+                learning_rate=learning_rate, batch_size=batch_size, hessian=hessian, curvature=likelihood,
+                closed_form=evaluated),
     )
     params, result, curvature = solver(key_solve, start, *sharded_data(data, mesh))
     num_data = data["X"].shape[0]
     num_steps = int(result.num_steps)
     status = int(result.status)
     converged = status in optim.CONVERGED
-    message = optim.STATUS.get(status, "running")
+    message = ("closed form; " if evaluated else "") + optim.STATUS.get(status, "running")
     params = {k: np.asarray(v) for k, v in params.items()}
     overflowed = [k for k, v in params.items() if not np.all(np.isfinite(v))]
     if overflowed:  # never returned: a value of inf or NaN is not an estimate
@@ -158,7 +178,8 @@ def point_estimate(method, module, data, *, priors, seed, model_options, likelih
         warnings.warn(
             f"{method} for {module.__name__.rsplit('.', 1)[-1]} did not converge after {num_steps} steps: "
             f"{message} (max |gradient| = {float(result.grad_norm):.3g} per data point). "
-            + ("" if reason else "Try another start (init=...), a larger max_iter, or standardised data."),
+            + ("" if reason else "closed_form=False searches instead." if evaluated else
+               "Try another start (init=...), a larger max_iter, or standardised data."),
             IllPosedWarning if reason else ConvergenceWarning,
             stacklevel=4,  # the caller of fit
         )
@@ -171,12 +192,14 @@ def point_estimate(method, module, data, *, priors, seed, model_options, likelih
         **fit_context(module, data, priors, seed, model_options),
         method_options=dict(optimizer=optimizer, max_iter=max_iter, gtol=gtol, ftol=ftol,
                             learning_rate=learning_rate, batch_size=batch_size,
-                            devices=1 if mesh is None else mesh.size, hessian=hessian, init=init),
+                            devices=1 if mesh is None else mesh.size, hessian=hessian, init=init,
+                            **({"closed_form": closed_form} if likelihood else {})),
         info={
             "status": message,
             "grad_norm": float(result.grad_norm),
             "min_eigenvalue": float(result.min_eigenvalue),
             "problem": reason,
+            "closed_form": evaluated,
         },
         stderr=stderr,
         covariance=covariance,

@@ -69,6 +69,19 @@ def starting_values(module, rng_key, data, model_options, init, priors):
     return {name: np.asarray(value, dtype=np.float64) for name, value in start.items() if name in spec}
 
 
+def closed_form_start(module, data, model_options, priors):
+    """The model's ML estimate in closed form (its hook ``closed_form_ml``), as float64 values of
+    its parameters, or None where it offers none for these data (missing labels, a mixture of
+    K > 1) or the priors fix a parameter, which the closed form would estimate."""
+    hook = getattr(module, "closed_form_ml", None)
+    if hook is None or fixed_names(priors):
+        return None
+    theta = hook(data, **model_options)
+    if theta is None:
+        return None
+    return {name: np.asarray(theta[name], dtype=np.float64) for name in module.params(data["X"].shape[1], **model_options)}
+
+
 def enumerated_sites(model, values, data):
     """``{name: number of values}`` of the model's sites marked for enumeration.
 

@@ -71,7 +71,7 @@ def _check_method_options(options):
     _check_real("reg_covar", options.get("reg_covar"), "a number >= 0 or None", lambda v: v >= 0, allow_none=True)
     if "target_accept_prob" in options:
         _check_real("target_accept_prob", options["target_accept_prob"], "a number in (0, 1)", lambda v: 0 < v < 1)
-    for name in ("dense_mass", "progress_bar", "hessian"):
+    for name in ("dense_mass", "progress_bar", "hessian", "closed_form"):
         if name in options:
             check_bool(name, options[name])
 

@@ -11,7 +11,10 @@ Every model module offers the same face to the inference layer:
 - ``init_values(rng_key, X, y, **options)``: a sensible start for optimisers (``y`` is None
   without a target);
 - ``simulate(rng_key, ...)``: data and the true parameters;
-- optionally, closed forms such as ``mle(X, y, **options)``, and
+- optionally, closed forms such as ``mle(X, y, **options)``;
+  ``closed_form_ml(data, **options)``: the ML estimate in closed form for validated data, or
+  None where there is none (missing labels, K > 1, no ML estimate), which ML then takes
+  instead of searching (``closed_form=True``); and
   ``mle_problem(params, X, y, **options)``: why the ML estimate does not exist for these data,
   or None. ML calls it before fitting with ``params=None`` (a reason is a ``ValueError``) and
   after, with the estimate (a reason marks the fit not converged, with an ``IllPosedWarning``);

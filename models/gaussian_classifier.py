@@ -131,6 +131,15 @@ def mle(X, y, *, num_classes=2, shared_covariance=False, reg_covar=0.0):
     return {**theta, **_gaussian.scales_from_cov(theta["cov"], covariance_type)}
 
 
+def closed_form_ml(data, *, num_classes=2, shared_covariance=False):
+    """:func:`mle` of data that :func:`check_data` has validated, or None when labels are missing
+    (then the likelihood is a mixture's, with no closed form): the estimate that
+    ``inference.fit(..., "ml")`` takes instead of searching for it."""
+    if "labelled" in data:
+        return None
+    return mle(data["X"], data["y"], num_classes=num_classes, shared_covariance=shared_covariance)
+
+
 def mle_problem(theta, X, y, *, num_classes=2, shared_covariance=False):
     """Why the ML estimate does not exist for these data, or None.
 

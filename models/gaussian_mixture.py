@@ -153,6 +153,22 @@ def mle_problem(theta, X, y=None, *, num_components=2, covariance_type="full", o
     )
 
 
+def closed_form_ml(data, *, num_components=2, covariance_type="full", ordered=False):
+    """The ML estimate for ``num_components = 1``, one Gaussian: the mean and the covariance
+    divided by N (of ``covariance_type``); the estimate that ``inference.fit(..., "ml")`` takes
+    instead of searching for it. None for K > 1, where there is no closed form and EM or an
+    optimiser searches, and where that covariance is singular (N <= D, a constant feature): no
+    ML estimate exists, and the search reports the collapse (:func:`mle_problem`, which also
+    judges a nearly singular closed form)."""
+    if num_components > 1:
+        return None
+    X = data["X"]
+    theta = _gaussian.weighted_estimates(X, np.ones((len(X), 1)), covariance_type)
+    if not np.linalg.eigvalsh(theta["cov"]).min() > 0:
+        return None
+    return {"pi": theta["pi"], "mu": theta["mu"], **_gaussian.scales_from_cov(theta["cov"], covariance_type)}
+
+
 def component_sites(*, num_components=2, covariance_type="full", ordered=False):
     """The sites with one entry per component along their first axis: what a relabelling permutes."""
     if covariance_type == "tied":

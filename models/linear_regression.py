@@ -93,10 +93,20 @@ def mle(X, y, *, fit_intercept=True):
     domain, and no ML estimate exists.
     """
     data = check_data(X, y, fit_intercept=fit_intercept)
+    theta = closed_form_ml(data, fit_intercept=fit_intercept)
+    if theta is None:
+        raise ValueError(_exact_fit_reason(len(data["y"]), data["X"].shape[1] + fit_intercept))
+    return theta
+
+
+def closed_form_ml(data, *, fit_intercept=True):
+    """:func:`mle` of data that :func:`check_data` has validated, or None where least squares
+    fits y exactly and no ML estimate exists (the search then reports it, :func:`mle_problem`):
+    the estimate that ``inference.fit(..., "ml")`` takes instead of searching for it."""
     X, y = data["X"], data["y"]
-    design, coef, residual, exact = _least_squares(X, y, fit_intercept)
+    _, coef, residual, exact = _least_squares(X, y, fit_intercept)
     if exact:
-        raise ValueError(_exact_fit_reason(len(y), design.shape[1]))
+        return None
     out = {"a": coef[: X.shape[1]]}
     if fit_intercept:
         out["b"] = coef[-1]

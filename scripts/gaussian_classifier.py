@@ -27,9 +27,9 @@ def boundary_figure(path, seed=0):
     """LDA, QDA and logistic regression fitted by ML on simulated 2-D data with unequal covariances
     (classes 2 apart with unit variances: they overlap, so logistic regression's ML exists).
 
-    LDA and QDA take their closed-form ML (``gaussian_classifier.mle``, eq. 1.3), which the
-    generic ``fit(..., "ml")`` reaches (``tests/models/test_gaussian_classifier.py``) at the
-    cost of compiling two more programs; logistic regression has no closed form."""
+    LDA and QDA take their closed-form ML (``gaussian_classifier.mle``, eq. 1.3), which
+    ``fit(..., "ml")`` also takes, at the cost of compiling its standard errors, not drawn here;
+    logistic regression has no closed form."""
     sim = gaussian_classifier.simulate(jax.random.PRNGKey(seed), 400, 2, mu=[[-1.0, 0.0], [1.0, 0.0]])
     data = {k: np.asarray(v) for k, v in sim.data.items()}
     predictors = {

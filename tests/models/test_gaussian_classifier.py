@@ -27,17 +27,20 @@ def _sample_statistics(X, y, num_classes, shared):
     return pi, mu, covs
 
 
+@pytest.mark.parametrize("closed_form", [True, False], ids=["closed-form", "search"])
 @pytest.mark.parametrize("shared", [False, True], ids=["qda", "lda"])
 @pytest.mark.parametrize("num_classes", [2, 3])
-def test_ml_equals_sample_statistics(num_classes, shared):
+def test_ml_equals_sample_statistics(num_classes, shared, closed_form):
     sim = _sim(num_classes, shared)
     X, y = np.asarray(sim.data["X"]), np.asarray(sim.data["y"])
     pi, mu, cov = _sample_statistics(X, y, num_classes, shared)
-    result = fit(gc, sim.data, "ml", num_classes=num_classes, shared_covariance=shared)
-    assert result.converged
-    # L-BFGS stops at max|grad| ~1e-8 per data point: parameters within ~1e-8 relative
+    result = fit(gc, sim.data, "ml", num_classes=num_classes, shared_covariance=shared, closed_form=closed_form)
+    assert result.converged and result.info["closed_form"] == closed_form
+    # L-BFGS stops at max|grad| ~1e-8 per data point: parameters within ~1e-8 relative; the
+    # closed form and numpy's statistics differ by the order of their additions only
+    rtol, atol = (1e-12, 1e-15) if closed_form else (1e-6, 1e-8)
     for name, expected in [("pi", pi), ("mu", mu), ("cov", cov)]:
-        np.testing.assert_allclose(result.params[name], expected, rtol=1e-6, atol=1e-8, err_msg=name)
+        np.testing.assert_allclose(result.params[name], expected, rtol=rtol, atol=atol, err_msg=name)
 
 
 @pytest.mark.parametrize("shared", [False, True], ids=["qda", "lda"])

@@ -108,13 +108,15 @@ def test_simulate_keeps_true_assignments_apart_from_data():
     assert set(sim.data) == {"X"} and sim.params["z"].shape == (10,)
 
 
-def test_one_component_is_the_sample_gaussian():
+@pytest.mark.parametrize("closed_form", [True, False], ids=["closed-form", "search"])
+def test_one_component_is_the_sample_gaussian(closed_form):
     X = np.asarray(gm.simulate(jax.random.PRNGKey(7), num_data=80).data["X"])
-    result = fit(gm, {"X": X}, "ml", num_components=1)
-    assert result.converged
-    # K = 1: ML is the sample mean and the covariance divided by N
-    np.testing.assert_allclose(result.params["mu"][0], X.mean(0), rtol=1e-6)
-    np.testing.assert_allclose(result.params["cov"][0], np.cov(X.T, bias=True), rtol=1e-6)
+    result = fit(gm, {"X": X}, "ml", num_components=1, closed_form=closed_form)
+    assert result.converged and result.info["closed_form"] == closed_form
+    # K = 1: ML is the sample mean and the covariance divided by N (the search: to its ~1e-8)
+    rtol = 1e-12 if closed_form else 1e-6
+    np.testing.assert_allclose(result.params["mu"][0], X.mean(0), rtol=rtol)
+    np.testing.assert_allclose(result.params["cov"][0], np.cov(X.T, bias=True), rtol=rtol)
     np.testing.assert_allclose(result.params["pi"], [1.0])
 
 
