@@ -45,15 +45,19 @@ def placed(mesh, *arrays):
     return tuple(jax.device_put(a, NamedSharding(mesh, PartitionSpec("rows"))) for a in arrays)
 
 
-def sharded_data(data, mesh):
-    """``(data, mask)`` for a fit over ``mesh``: every array's rows padded to a multiple of the
-    mesh's size by repeats of the first row (finite wherever the data are), and sharded; the
-    mask is True for data and False for padding (:class:`inference.handlers.observed_rows`).
-    Without a mesh, the data unchanged and mask None."""
-    if mesh is None:
+def sharded_data(data, mesh, block=1):
+    """``(data, mask)`` for a fit over ``mesh``: every array's rows padded to a multiple of
+    ``block`` times the mesh's size by repeats of the first row (finite wherever the data are),
+    and sharded; the mask is True for data and False for padding
+    (:class:`inference.handlers.observed_rows`). Without a mesh and with ``block`` 1, the
+    data unchanged and mask None.
+
+    A ``block`` of rows makes data of different sizes one shape: the compiled fits of 1 to
+    ``block`` rows are one program, not one per size (a multiple of ``block`` gets its mask too)."""
+    if mesh is None and block == 1:
         return data, None
     num_data = len(data["X"])
-    padding = -num_data % mesh.size
+    padding = -num_data % (block * (1 if mesh is None else mesh.size))
     rows = np.concatenate([np.arange(num_data), np.zeros(padding, dtype=np.int64)])
     mask = np.arange(num_data + padding) < num_data
     names = list(data)

@@ -14,6 +14,7 @@ from scipy import stats
 
 import models
 from inference import _compiled, fit
+from inference._point import ROW_BLOCK
 from inference.arviz import pointwise_log_likelihood
 
 SMALL = {
@@ -51,7 +52,26 @@ def test_a_refit_of_same_shaped_data_compiles_nothing(case):
     options = dict(SMALL[case], priors={"a": dist.Normal(0.0, 3.0)})
     fit("linear_regression", _data(10), method, seed=0, **options)
     assert not _compilations(lambda: fit("linear_regression", _data(11), method, seed=1, **options))
-    assert _compilations(lambda: fit("linear_regression", _data(12, num_data=26), method, seed=1, **options))
+    # ML and MAP pad the rows to a multiple of ROW_BLOCK: another size is another shape beyond it
+    other = ROW_BLOCK + 1 if method in ("ml", "map") else 26
+    assert _compilations(lambda: fit("linear_regression", _data(12, num_data=other), method, seed=1, **options))
+
+
+@pytest.mark.parametrize("method, options", [("ml", {"closed_form": False}), ("ml", {}), ("map", {})],
+                         ids=["ml-search", "ml-closed-form", "map"])
+def test_point_estimates_of_1_to_row_block_rows_are_one_program(method, options):
+    """The learning curves of section 1.2: training sets of many sizes, one compiled fit."""
+    priors = {"a": dist.Normal(0.0, 5.0)}  # priors of their own: no other test has compiled it
+    fit("linear_regression", _data(20, num_data=10), method, priors=priors, **options)
+    for seed, num_data in enumerate((20, 40, 320, ROW_BLOCK), start=21):
+        data = _data(seed, num_data)
+        assert not _compilations(lambda: fit("linear_regression", data, method, priors=priors, **options)), num_data
+    data = _data(23, 320)  # the padded fit is the fit of the data's own rows
+    fitted = fit("linear_regression", data, method, priors=priors, **options)
+    if method == "ml":  # least squares: the closed form to the search's precision (~1e-9)
+        for name, value in models.linear_regression.mle(data["X"], data["y"]).items():
+            np.testing.assert_allclose(fitted.params[name], value, rtol=1e-7, err_msg=name)
+    assert fitted.converged
 
 
 def test_the_cache_keeps_the_last_programs_only(monkeypatch):
