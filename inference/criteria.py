@@ -9,7 +9,7 @@ model's trace. Lower is better. For the mixture they equal scikit-learn's ``aic`
 
 from functools import partial
 
-import jax.numpy as jnp
+import jax
 import numpy as np
 
 from ._setup import free_params
@@ -23,10 +23,16 @@ def num_free_params(fit):
     check_fit("fit", fit)
     names = free_params(fit.model, fit.data, fit.options, fit.priors)
     model = partial(fit.model.model, priors=fit.priors, **fit.options)
-    values = {name: jnp.asarray(fit.params[name]) for name in names}
-    data = {name: jnp.asarray(value) for name, value in fit.data.items()}
-    transforms = parameter_transforms(model, values, data)
-    return int(sum(np.prod(transforms[name].inverse_shape(np.shape(values[name]))) for name in names))
+    values = {name: np.asarray(fit.params[name]) for name in names}
+    sizes = []
+
+    def count(values, data):  # the transforms read from an abstract trace: nothing runs or compiles
+        transforms = parameter_transforms(model, values, data)
+        sizes.extend(int(np.prod(transforms[name].inverse_shape(np.shape(values[name])))) for name in names)
+
+    # the first row only: which transforms the parameters take does not depend on the rows
+    jax.eval_shape(count, values, {name: np.asarray(value)[:1] for name, value in fit.data.items()})
+    return sum(sizes)
 
 
 def information_criteria(fit):
@@ -34,8 +40,9 @@ def information_criteria(fit):
     check_fit("fit", fit)
     names = free_params(fit.model, fit.data, fit.options, fit.priors)
     model = partial(fit.model.model, priors=fit.priors, **fit.options)
-    draws = {name: jnp.asarray(fit.params[name])[None] for name in names}
-    data = {name: jnp.asarray(value) for name, value in fit.data.items()}
+    # device_put, not jnp.asarray, which compiles a program per array to copy it
+    draws = jax.device_put({name: np.asarray(fit.params[name])[None] for name in names})
+    data = jax.device_put(fit.data)
     log_likelihood = float(np.sum(pointwise_log_likelihood(model, draws, data)))
     num_params, num_data = num_free_params(fit), fit.data["X"].shape[0]
     return {
