@@ -111,6 +111,10 @@ def log_likelihood(theta, X):
 COLLAPSE_FLOOR = 1e-5  # smallest covariance eigenvalue, relative to the data's average variance
 
 
+def _collapse_floor(X):
+    return COLLAPSE_FLOOR * max(float(np.var(X, axis=0).mean()), np.finfo(np.float64).tiny)
+
+
 def mle_problem(theta, X, y=None, *, num_components=2, covariance_type="full", ordered=False):
     """Why ``theta`` is no ML estimate but a collapse (Example 1.6), or None.
 
@@ -130,7 +134,7 @@ def mle_problem(theta, X, y=None, *, num_components=2, covariance_type="full", o
     if not (np.all(np.isfinite(cov)) and np.all(np.isfinite(theta["mu"])) and np.all(np.isfinite(theta["pi"]))):
         return None
     D = X.shape[1]
-    floor = COLLAPSE_FLOOR * max(float(np.var(X, axis=0).mean()), np.finfo(np.float64).tiny)
+    floor = _collapse_floor(X)
     smallest = np.linalg.eigvalsh(cov.reshape(-1, D, D)).min(axis=1)
     counts = np.asarray(jax.jit(_gaussian.posterior_probs)(X, theta["pi"], theta["mu"], cov)).sum(axis=0)
     needed = {"full": D + 1, "diag": 2, "spherical": 2, "tied": 0}[covariance_type]
@@ -157,14 +161,15 @@ def closed_form_ml(data, *, num_components=2, covariance_type="full", ordered=Fa
     """The ML estimate for ``num_components = 1``, one Gaussian: the mean and the covariance
     divided by N (of ``covariance_type``); the estimate that ``inference.fit(..., "ml")`` takes
     instead of searching for it. None for K > 1, where there is no closed form and EM or an
-    optimiser searches, and where that covariance is singular (N <= D, a constant feature): no
-    ML estimate exists, and the search reports the collapse (:func:`mle_problem`, which also
-    judges a nearly singular closed form)."""
+    optimiser searches, and where that covariance is singular or nearly so (N <= D, a constant
+    feature, collinear features: an eigenvalue below ``COLLAPSE_FLOOR`` of the average variance,
+    where its Cholesky factor may not exist in float64): the search then reports the collapse
+    (:func:`mle_problem`), as without a closed form."""
     if num_components > 1:
         return None
     X = data["X"]
     theta = _gaussian.weighted_estimates(X, np.ones((len(X), 1)), covariance_type)
-    if not np.linalg.eigvalsh(theta["cov"]).min() > 0:
+    if not np.linalg.eigvalsh(theta["cov"].reshape(-1, X.shape[1], X.shape[1])).min() >= _collapse_floor(X):
         return None
     return {"pi": theta["pi"], "mu": theta["mu"], **_gaussian.scales_from_cov(theta["cov"], covariance_type)}
 
