@@ -55,6 +55,7 @@ from models._checks import STREAM_BLOCK_ROWS, read_rows
 from models._priors import fixed_names
 
 from . import optim
+from ._compiled import compiled_for_model
 from ._point import ConvergenceWarning, IllPosedWarning
 from ._setup import (
     check_init,
@@ -64,7 +65,6 @@ from ._setup import (
     starting_values,
     tolerances,
 )
-from ._compiled import compiled_for_model
 from ._sharding import placed, row_mesh
 from .handlers import (
     constrain,
