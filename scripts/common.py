@@ -149,7 +149,10 @@ def parser_for(doc, *, default_data, default_method="all"):
     parser.add_argument("--num-warmup", type=int, default=1000)
     parser.add_argument("--num-chains", type=int, default=2)
     parser.add_argument("--num-steps", type=int, default=VI_STEPS, help="VI's optimisation steps")
-    parser.add_argument("--no-progress-bar", dest="progress_bar", action="store_false")
+    # off by default: with a bar, NumPyro drives NUTS from Python and finds its start op by op, some
+    # hundred small compilations per chain and model shape (25 s of a cold run of the mixture script)
+    parser.add_argument("--progress-bar", action=argparse.BooleanOptionalAction, default=False,
+                        help="show NUTS's and VI's progress bars (slower: see common.parser_for)")
     add_output_args(parser)
     return parser
 

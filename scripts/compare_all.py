@@ -53,8 +53,7 @@ def script_argv(args, name):
             str(args.num_steps), "--out-dir", os.path.join(args.out_dir, name)]
     if args.data == "simulated":
         argv += ["--data", "simulated"]
-    if not args.progress_bar:
-        argv.append("--no-progress-bar")
+    argv.append("--progress-bar" if args.progress_bar else "--no-progress-bar")
     if name == "gaussian_classifier":
         argv += ["--curve-repeats", str(args.curve_repeats)]
     if name == "gaussian_mixture":
