@@ -1,11 +1,15 @@
 """NUTS through the same ``fit`` call, and the one bridge to ArviZ."""
 
+from collections import OrderedDict
+from functools import partial
+
 import jax
 import numpy as np
 import pytest
+from numpyro.infer import mcmc
 
 import models
-from inference import fit
+from inference import _compiled, fit, nuts
 from inference.arviz import az
 
 CASES = {
@@ -146,3 +150,23 @@ def test_parallel_chains_without_a_device_each_run_one_after_another_with_a_warn
     assert parallel.method_options["chain_method"] == "sequential"
     for name in sequential.samples:
         np.testing.assert_array_equal(parallel.samples[name], sequential.samples[name])
+
+
+def test_sequential_chains_are_traced_once_and_draw_what_numpyro_s_loop_draws(monkeypatch):
+    """NumPyro runs sequential chains by a Python loop: under ``jax.jit`` the sampler is traced,
+    and compiled, once per chain. One ``lax.map`` traces it once, with the same keys and so the
+    same draws, to the bit."""
+    traces = []
+    one_chain = mcmc.MCMC._single_chain_mcmc
+    monkeypatch.setattr(mcmc.MCMC, "_single_chain_mcmc", lambda *a, **k: traces.append(1) or one_chain(*a, **k))
+    data = models.linear_regression.simulate(jax.random.PRNGKey(0), 30, 2).data
+    options = dict(num_chains=3, num_warmup=30, num_samples=30, seed=4)
+    ours = fit("linear_regression", data, "nuts", **options)
+    assert len(traces) == 1
+    monkeypatch.setattr(_compiled, "_PROGRAMS", OrderedDict())  # compile afresh, with NumPyro's loop
+    monkeypatch.setattr(nuts, "_one_after_another", lambda one_chain: partial(mcmc._laxmap, one_chain))
+    theirs = fit("linear_regression", data, "nuts", **options)
+    assert len(traces) == 1 + 3
+    for name in ours.samples:
+        np.testing.assert_array_equal(ours.samples[name], theirs.samples[name])
+    np.testing.assert_array_equal(ours.sample_stats["lp"], theirs.sample_stats["lp"])
