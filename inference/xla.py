@@ -60,7 +60,7 @@ def compile_faster(*, optimisers=True):
     flags = os.environ.get("XLA_FLAGS", "").split()
     if any(flag == FLAG or flag.startswith(FLAG + "=") for flag in flags):  # the user's choice
         return
-    if xla_bridge.backends_are_initialized():
+    if runtime_started():
         warnings.warn(
             f"compile_faster() came after JAX's backend started, and XLA reads its flags only then: {FLAG}=false "
             "was not applied (the optimisers' -O0 applies to the programs compiled from now on); call it before the "
@@ -68,6 +68,12 @@ def compile_faster(*, optimisers=True):
         )
         return
     os.environ["XLA_FLAGS"] = " ".join([*flags, f"{FLAG}=false"])
+
+
+def runtime_started():
+    """Whether JAX's runtime (its backends, their threads) has started: the first computation
+    starts it, importing JAX does not."""
+    return xla_bridge.backends_are_initialized()
 
 
 def keep_every_program(directory):

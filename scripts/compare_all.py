@@ -37,6 +37,8 @@ import logistic_regression
 import pushforward
 import report
 
+from inference.xla import runtime_started
+
 SCRIPTS = {
     "linear_regression": linear_regression,
     "logistic_regression": logistic_regression,
@@ -83,8 +85,10 @@ def main(args):
         outcomes = [SCRIPTS[name].main(SCRIPTS[name].build_parser().parse_args(script_argv(args, name)))
                     for name in args.models]
     else:
-        # spawned, not forked: a forked JAX runtime may deadlock
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        # forked before JAX's runtime starts, with every module imported (a spawned process imports
+        # them again: 3.5 s); once it has started, spawned: a fork would copy its threads mid-state
+        context = multiprocessing.get_context("spawn" if runtime_started() else "fork")
+        with ProcessPoolExecutor(jobs, mp_context=context) as pool:
             pending = {name: pool.submit(run_script, name, script_argv(args, name)) for name in order}
             outcomes = []
             for name in args.models:
