@@ -228,16 +228,17 @@ def simulate(rng_key, num_data=300, num_features=2, *, num_classes=2, shared_cov
     C = check_int("num_classes", num_classes, minimum=2)
     D = check_int("num_features", num_features, minimum=1)
     check_bool("shared_covariance", shared_covariance)
-    pi = jnp.full(C, 1.0 / C) if pi is None else jnp.asarray(check_probabilities("pi", check_array("pi", pi, (C,))))
-    mu = _gaussian.spread_means(C, D, 3.0) if mu is None else jnp.asarray(check_array("mu", mu, (C, D)))
+    # the parameters in NumPy: op by op in JAX, each operation compiled a program
+    pi = np.full(C, 1.0 / C) if pi is None else np.asarray(check_probabilities("pi", check_array("pi", pi, (C,))))
+    mu = _gaussian.spread_means(C, D, 3.0) if mu is None else np.asarray(check_array("mu", mu, (C, D)))
     if cov is None:
-        rho = 0.4 * jnp.where(jnp.arange(C) % 2 == 0, 1.0, -1.0)
-        ladder = jnp.eye(D, k=1) + jnp.eye(D, k=-1)
-        cov = jnp.eye(D) + rho[:, None, None] * ladder
+        rho = 0.4 * np.where(np.arange(C) % 2 == 0, 1.0, -1.0)
+        ladder = np.eye(D, k=1) + np.eye(D, k=-1)
+        cov = np.eye(D) + rho[:, None, None] * ladder
         cov = cov[0] if shared_covariance else cov
     else:
         cov = check_covariance("cov", check_array("cov", cov, (D, D) if shared_covariance else (C, D, D)))
-    cov = jnp.asarray(cov, dtype=float)
+    cov = np.asarray(cov, dtype=np.float64)
     y, X = _gaussian.sample(rng_key, num_data, pi, mu, cov)
     truth = {"pi": pi, "mu": mu, "cov": cov, **_gaussian.scales_from_cov(cov, _covariance_type(shared_covariance))}
     return Simulation({"X": X, "y": y}, truth)

@@ -248,15 +248,16 @@ def simulate(rng_key, num_data=500, num_features=2, *, num_components=2, covaria
     D = check_int("num_features", num_features, minimum=1)
     K = check_int("num_components", num_components, minimum=1)
     check_choice("covariance_type", covariance_type, COVARIANCE_TYPES)
-    pi = jnp.full(K, 1.0 / K) if pi is None else jnp.asarray(check_probabilities("pi", check_array("pi", pi, (K,))))
-    mu = _gaussian.spread_means(K, D, 4.0) if mu is None else jnp.asarray(check_array("mu", mu, (K, D)))
+    # the parameters in NumPy: op by op in JAX, each operation compiled a program
+    pi = np.full(K, 1.0 / K) if pi is None else np.asarray(check_probabilities("pi", check_array("pi", pi, (K,))))
+    mu = _gaussian.spread_means(K, D, 4.0) if mu is None else np.asarray(check_array("mu", mu, (K, D)))
     if cov is None:
-        full = jnp.eye(D) + 0.3 * (jnp.eye(D, k=1) + jnp.eye(D, k=-1))
-        cov = full if covariance_type in ("full", "tied") else jnp.eye(D)
-        cov = cov if covariance_type == "tied" else jnp.broadcast_to(cov, (K, D, D))
+        full = np.eye(D) + 0.3 * (np.eye(D, k=1) + np.eye(D, k=-1))
+        cov = full if covariance_type in ("full", "tied") else np.eye(D)
+        cov = cov if covariance_type == "tied" else np.broadcast_to(cov, (K, D, D))
     else:
         cov = check_covariance("cov", check_array("cov", cov, (D, D) if covariance_type == "tied" else (K, D, D)))
-    cov = jnp.asarray(cov, dtype=float)
+    cov = np.asarray(cov, dtype=np.float64)
     z, X = _gaussian.sample(rng_key, num_data, pi, mu, cov)
     truth = {"pi": pi, "mu": mu, "cov": cov, **_gaussian.scales_from_cov(cov, covariance_type)}
     return Simulation({"X": X}, {**truth, "z": z})
