@@ -22,8 +22,11 @@ prior's support, the search runs.
 
 ``hessian=True`` (the default) ends with the Hessian of the objective: a saddle or a flat
 direction is reported as not converged, and ML gets Wald standard errors from it.
-``hessian=False`` skips it, and so the check and the standard errors, for speed: at N = 1e5
-and 51 parameters it is half the time of a logistic ML fit.
+``hessian=False`` skips it, and so the check and the standard errors, for speed. ML takes the
+Hessian in closed form where the model offers its observed information (the hook
+``observed_information``: logistic regression's ``Z^T diag(w) Z``) and every free parameter is
+real, so the unconstrained coordinates are the model's own; otherwise by automatic
+differentiation. At N = 1e5 and 51 parameters the closed form takes about half the time.
 
 The rows are padded to a multiple of :data:`ROW_BLOCK` (512) with rows that the likelihood masks
 out (:func:`inference._sharding.sharded_data`), so that data of different sizes share a program:
@@ -44,6 +47,9 @@ import jax
 import numpy as np
 from jax import random
 from jax.flatten_util import ravel_pytree
+from numpyro.distributions.transforms import IdentityTransform, IndependentTransform
+
+from models._priors import fixed_names
 
 from . import optim
 from ._compiled import compiled
@@ -87,14 +93,24 @@ class IllPosedWarning(ConvergenceWarning):
     the method returns is where it stopped (ML) or held by a guard (EM's ``reg_covar``)."""
 
 
+def _is_identity(transform):
+    """Whether ``transform`` maps every coordinate to itself (``real`` and ``real_vector``
+    supports): then the unconstrained coordinates are the parameter's own."""
+    while isinstance(transform, IndependentTransform):
+        transform = transform.base_transform
+    return isinstance(transform, IdentityTransform)
+
+
 def _solve(rng_key, start, data, mask, *, model, target, optimizer, max_iter, gtol, ftol, learning_rate, batch_size,
-           hessian, curvature, closed_form):
+           hessian, curvature, closed_form, information=None):
     """Minimise ``-log p(data, theta) / num_data`` under ``target`` from ``start`` over the
     unconstrained coordinates of theta, or with ``closed_form`` evaluate it at ``start``, the
     minimum; traced by ``jax.jit``, so the whole fit is one program.
 
     ``mask`` (:func:`inference._sharding.sharded_data`) marks the rows that are data, not
-    padding; None for data that need none.
+    padding; None for data that need none. ``information(theta, X, y, weights=...)``, the
+    model's observed information with its options bound, gives the loss's Hessian where every
+    parameter's transform is the identity.
     """
     if mask is not None:
         target = observed_rows(target, mask=mask)
@@ -111,15 +127,22 @@ def _solve(rng_key, start, data, mask, *, model, target, optimizer, max_iter, gt
         scaled = scale_data(target, factor=num_data / batch_size)
         return -log_joint(scaled, batch, constrain(transforms, unconstrained), enumerated=enumerated) / num_data
 
+    def observed_hessian(theta):
+        return information(theta, data["X"], data.get("y"), weights=mask) / num_data
+
+    own_coordinates = all(_is_identity(t) for t in transforms.values())
+    hessian_fn = observed_hessian if information is not None and own_coordinates else None
+
     max_hessian_size = 1000 if hessian else 0
     if closed_form:
-        result = optim.evaluate(loss, unconstrain(transforms, start), gtol=gtol, max_hessian_size=max_hessian_size)
+        result = optim.evaluate(loss, unconstrain(transforms, start), gtol=gtol, max_hessian_size=max_hessian_size,
+                                hessian_fn=hessian_fn)
     else:
         result = optim.minimize(
             loss, unconstrain(transforms, start), optimizer=optimizer,
             max_iter=max_iter, gtol=gtol, ftol=ftol, learning_rate=learning_rate,
             batch_loss_fn=None if batch_size is None else batch_loss, rng_key=rng_key,
-            max_hessian_size=max_hessian_size,
+            max_hessian_size=max_hessian_size, hessian_fn=hessian_fn,
         )
 
     def constrained(unconstrained):
@@ -158,13 +181,15 @@ def point_estimate(method, module, data, *, priors, seed, model_options, likelih
         )
     model = partial(module.model, priors=priors, **model_options)
     target = likelihood_only(model) if likelihood else model
+    # a parameter fixed by the priors is not in the hook's theta, which would take its default
+    information = getattr(module, "observed_information", None) if likelihood and not fixed_names(priors) else None
     solver = compiled(
         "ml" if likelihood else "map", module, model_options, priors,
         dict(optimizer=optimizer, max_iter=max_iter, gtol=gtol, ftol=ftol, learning_rate=learning_rate,
              batch_size=batch_size, hessian=hessian, closed_form=evaluated),
         partial(_solve, model=model, target=target, optimizer=optimizer, max_iter=max_iter, gtol=gtol, ftol=ftol,
                 learning_rate=learning_rate, batch_size=batch_size, hessian=hessian, curvature=likelihood,
-                closed_form=evaluated),
+                closed_form=evaluated, information=None if information is None else partial(information, **model_options)),
     )
     block = ROW_BLOCK if batch_size is None else 1
     params, result, curvature = solver(key_solve, start, *sharded_data(data, mesh, block))

@@ -19,6 +19,8 @@ parameters, the Hessian at the end is checked: a clearly negative eigenvalue giv
 ``SADDLE``, a smallest eigenvalue below ``1e-8`` of the largest gives ``FLAT``. Before that,
 an L-BFGS run that stopped on the objective's round-off is polished by Newton steps on the
 gradient (:func:`_polished_hessian`), which bring the gradient down to round-off itself.
+The Hessian is the objective's by automatic differentiation, or ``hessian_fn``'s where the
+caller has it in closed form (a model's observed information).
 
 :func:`evaluate` gives the same result at a point known to be the minimum (a closed form)
 without a step: the gradient's test and the same second-order check.
@@ -80,7 +82,7 @@ def _status(k, value, prev, grad_norm, *, max_iter, gtol, ftol):
     )
 
 
-def _polished_hessian(loss_fn, params, grad_norm, polish, num_steps=3):
+def _polished_hessian(loss_fn, params, grad_norm, polish, num_steps=3, hessian_fn=None):
     """The Hessian at the end, after up to ``num_steps`` Newton steps when ``polish``.
 
     Near the optimum the objective changes below its own round-off, so a line search on it
@@ -89,12 +91,15 @@ def _polished_hessian(loss_fn, params, grad_norm, polish, num_steps=3):
     Each step is kept only if it lowers the gradient norm. One loop evaluates the gradient and
     the Hessian together, at the end and at each candidate, so the program holds the objective's
     second derivatives once (each copy is compiled); a run that does not polish evaluates them
-    once. Returns ``(params, grad_norm, hessian)``.
+    once. ``hessian_fn(params)``, when given, is the Hessian over the flattened parameters
+    (``ravel_pytree``'s order) in closed form. Returns ``(params, grad_norm, hessian)``.
     """
     flat, unravel = ravel_pytree(params)
     gradient = jax.grad(lambda v: loss_fn(unravel(v)))
 
     def gradient_and_hessian(v):
+        if hessian_fn is not None:
+            return gradient(v), hessian_fn(unravel(v))
         # forward over reverse, as jax.hessian, keeping the gradient: the primal of each column's jvp
         basis = jnp.eye(v.size, dtype=v.dtype)
         return jax.vmap(lambda t: jax.jvp(gradient, (v,), (t,)), out_axes=(None, 0))(basis)
@@ -179,7 +184,7 @@ def _adam(loss_fn, params, *, max_iter, gtol, learning_rate, batch_loss_fn, rng_
 
 def minimize(
     loss_fn, params, *, optimizer="lbfgs", max_iter=1000, gtol=1e-9, ftol=2.2e-16, learning_rate=1e-2,
-    batch_loss_fn=None, rng_key=None, max_hessian_size=1000,
+    batch_loss_fn=None, rng_key=None, max_hessian_size=1000, hessian_fn=None,
 ):
     """Minimise ``loss_fn(params)`` over a pytree of real arrays.
 
@@ -205,6 +210,10 @@ def minimize(
         Draws the minibatches.
     max_hessian_size : int, default 1000
         The second-order check runs when there are at most this many parameters.
+    hessian_fn : callable, optional
+        ``hessian_fn(params)``: the Hessian of ``loss_fn`` over the flattened parameters
+        (``jax.flatten_util.ravel_pytree``'s order) in closed form, for the second-order check
+        and the polish; by automatic differentiation when None.
 
     Returns
     -------
@@ -220,30 +229,31 @@ def minimize(
     stalled = (status == NO_PROGRESS) | (status == STALLED)
     polish = stalled if optimizer == "lbfgs" else jnp.asarray(False)
     return _second_order(loss_fn, OptimResult(params, losses, k, grad_norm, status, jnp.nan), gtol=gtol, polish=polish,
-                         max_hessian_size=max_hessian_size)
+                         max_hessian_size=max_hessian_size, hessian_fn=hessian_fn)
 
 
-def evaluate(loss_fn, params, *, gtol=1e-9, max_hessian_size=1000):
+def evaluate(loss_fn, params, *, gtol=1e-9, max_hessian_size=1000, hessian_fn=None):
     """:func:`minimize`'s result at ``params`` itself, a point known to be the minimum (a closed
     form), without a step: the objective, the gradient's test (``GRADIENT_SMALL`` or
     ``NOT_STATIONARY``) and, for up to ``max_hessian_size`` parameters, the same second-order
-    check and Hessian. ``num_steps`` is 0 and ``losses`` has the one value."""
+    check and Hessian (``hessian_fn`` as there). ``num_steps`` is 0 and ``losses`` has the one value."""
     value, grad = jax.value_and_grad(loss_fn)(params)
     grad_norm = _max_abs(grad)
     finite = jnp.isfinite(value) & jnp.isfinite(grad_norm)
     status = jnp.select([~finite, grad_norm <= gtol], [NOT_FINITE, GRADIENT_SMALL], NOT_STATIONARY)
     result = OptimResult(params, value[None], jnp.asarray(0), grad_norm, status, jnp.nan)
-    return _second_order(loss_fn, result, gtol=gtol, polish=jnp.asarray(False), max_hessian_size=max_hessian_size)
+    return _second_order(loss_fn, result, gtol=gtol, polish=jnp.asarray(False), max_hessian_size=max_hessian_size,
+                         hessian_fn=hessian_fn)
 
 
-def _second_order(loss_fn, result, *, gtol, polish, max_hessian_size):
+def _second_order(loss_fn, result, *, gtol, polish, max_hessian_size, hessian_fn):
     """``result`` with the Hessian at its end, its smallest eigenvalue and the saddle and
     flatness tests applied to a converged status (see the module docstring), after Newton
     steps when ``polish``; unchanged for more than ``max_hessian_size`` parameters."""
     params, losses, k, grad_norm, status, _, _ = result
     min_eigenvalue, hessian = jnp.asarray(jnp.nan, dtype=losses.dtype), None
     if ravel_pytree(params)[0].size <= max_hessian_size:
-        params, grad_norm, hessian = _polished_hessian(loss_fn, params, grad_norm, polish)
+        params, grad_norm, hessian = _polished_hessian(loss_fn, params, grad_norm, polish, hessian_fn=hessian_fn)
         status = jnp.where(polish & (grad_norm <= gtol), GRADIENT_SMALL, status)
         status = jnp.where(polish & (grad_norm > gtol) & (grad_norm <= 100 * gtol), NO_PROGRESS, status)
         losses = losses.at[k].set(jnp.where(polish, loss_fn(params), losses[k]))

@@ -149,6 +149,34 @@ def predict_proba(theta, X, *, degree=1):
     return sigmoid(logits(theta, jnp.asarray(X), degree=degree))
 
 
+def observed_information(theta, X, y=None, *, weights=None, fit_intercept=True, degree=1):
+    r"""The observed information, minus the Hessian of the log-likelihood (eq. 1.14) over ``(a, b)``.
+
+    With ``z = (phi(x), 1)`` and ``s = a^T phi(x) + b``, the log-likelihood's gradient is
+    ``sum_n (y_n - sigmoid(s_n)) z_n``, so its Hessian is ``-sum_n w_n z_n z_n^T`` with
+    ``w_n = sigmoid(s_n) sigmoid(-s_n)``, free of ``y``: ``Z^T diag(w) Z``, one product over the
+    rows. (Automatic differentiation forms the same matrix column by column, at two products and
+    several passes over N x (F + 1) arrays: this takes about half its time at N = 1e5, D = 50.)
+    ``sigmoid(s) sigmoid(-s)`` rather than ``p (1 - p)`` keeps full relative precision in both
+    tails. ``weights`` (N,), optional, multiply the rows' terms (0 for rows that are padding).
+
+    Traceable. Returns the (F [+ 1], F [+ 1]) matrix over ``a`` then ``b``, the order of
+    ``jax.flatten_util.ravel_pytree(theta)``.
+    """
+    Z = feature_map(X, degree)
+    s = logits(theta, X, degree=degree)
+    w = sigmoid(s) * sigmoid(-s)
+    if weights is not None:
+        w = w * weights
+    weighted = Z * w[:, None]
+    information = weighted.T @ Z
+    if not fit_intercept:
+        return information
+    # the intercept's row and column from the sums: no (N, F + 1) copy of Z with a column of ones
+    cross = jnp.sum(weighted, axis=0)
+    return jnp.block([[information, cross[:, None]], [cross[None, :], jnp.sum(w)[None, None]]])
+
+
 SEPARATION_LOGIT = 15.0  # |s| at which a fit is checked for separation: p within 3e-7 of 0 or 1
 
 

@@ -1,10 +1,12 @@
 """Exact checks of logistic regression against statsmodels and scikit-learn (Example 1.5)."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import numpyro.distributions as dist
 import pytest
 import statsmodels.api as sm
+from jax.flatten_util import ravel_pytree
 from numpyro.infer.util import log_likelihood
 from sklearn.metrics import log_loss
 from sklearn.preprocessing import PolynomialFeatures
@@ -53,6 +55,32 @@ def test_finite_logits_bernoulli_is_numpyros_bit_for_bit(scale):
     lean, guarded = logreg.FiniteLogitsBernoulli(logits=s), dist.Bernoulli(logits=s)
     np.testing.assert_array_equal(lean.log_prob(y), guarded.log_prob(y))
     np.testing.assert_array_equal(jax.grad(ours)(s), jax.grad(numpyros)(s))
+
+
+@pytest.mark.parametrize("degree, fit_intercept", [(1, True), (1, False), (2, True)])
+def test_observed_information_is_minus_the_hessian_of_the_log_likelihood(sim, degree, fit_intercept):
+    X, y = np.asarray(sim.data["X"]), np.asarray(sim.data["y"])
+    F = logreg.num_mapped_features(3, degree)
+    rng = np.random.default_rng(5)
+    # weights 0 and 1, as the mask of padding rows; logits of order 1, then up to about 25
+    weights = (rng.uniform(size=len(y)) < 0.8).astype(np.float64)
+    for scale in (0.5, 8.0):
+        theta = {"a": rng.normal(size=F) * scale / np.sqrt(F)}
+        if fit_intercept:
+            theta["b"] = np.asarray(0.3)
+        flat, unravel = ravel_pytree(theta)
+
+        def log_lik(v, w):
+            values = log_likelihood(logreg.model, unravel(v), X, y, batch_ndims=0, degree=degree,
+                                    fit_intercept=fit_intercept)["y"]
+            return jnp.sum(w * values)
+
+        for w in (None, weights):
+            expected = -jax.hessian(log_lik)(flat, np.ones(len(y)) if w is None else w)
+            given = logreg.observed_information(theta, X, y, weights=w, degree=degree, fit_intercept=fit_intercept)
+            assert given.shape == (flat.size, flat.size)
+            # the same sums of N = 300 terms in another order: round-off ~1e-15 of the largest entry
+            np.testing.assert_allclose(given, expected, rtol=1e-12, atol=1e-12 * np.abs(expected).max())
 
 
 def test_polynomial_feature_map_matches_scikit_learn():
