@@ -23,12 +23,9 @@ import pandas as pd
 
 from models._checks import check_values
 
+from .arviz import import_arviz
 from .relabel import relabel
 from .result import check_fit, scalar_params
-
-with warnings.catch_warnings():  # ArviZ 0.23 announces its 1.0 refactor on import
-    warnings.simplefilter("ignore", FutureWarning)
-    import arviz as az
 
 HDI_PROB = 0.94
 POINT_METHODS = ("ml", "map", "em")
@@ -90,6 +87,7 @@ def _draw_columns(prefix, samples, with_diagnostics):
         f"{prefix}_sd": _scalars({k: v.std(axis=(0, 1), ddof=1) for k, v in kept.items()}),
     }
     if with_diagnostics:
+        az = import_arviz()
         dataset = az.convert_to_dataset(kept)
         hdi = az.hdi(dataset, hdi_prob=HDI_PROB)
         low, high = f"{100 * (1 - HDI_PROB) / 2:g}%", f"{100 * (1 + HDI_PROB) / 2:g}%"

@@ -15,14 +15,11 @@ import warnings
 import numpy as np
 from numpyro.diagnostics import split_gelman_rubin
 
+from .arviz import import_arviz
 from .relabel import _permutations
 
 MAX_R_HAT = 1.01
 MIN_ESS_PER_CHAIN = 100
-
-with warnings.catch_warnings():  # ArviZ 0.23 announces its 1.0 refactor on import
-    warnings.simplefilter("ignore", FutureWarning)
-    import arviz as az
 
 
 def r_hat(draws):
@@ -38,6 +35,7 @@ def _min_ess(draws, method):
     """The smallest ESS over a parameter's varying entries (ArviZ's rank-normalised estimators)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # constant entries give NaN
+        az = import_arviz()
         values = np.asarray(az.ess(az.convert_to_dataset({"x": draws}), method=method)["x"])
     values = values[np.isfinite(values)]
     return float(values.min()) if values.size else float("nan")

@@ -30,16 +30,13 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from numpyro.distributions import constraints  # noqa: E402
 
 from inference import free_params, scalar_params  # noqa: E402
+from inference.arviz import import_arviz  # noqa: E402
 from models import (  # noqa: E402
     gaussian_classifier,
     gaussian_mixture,
     linear_regression,
     logistic_regression,
 )
-
-with warnings.catch_warnings():  # ArviZ 0.23 announces its 1.0 refactor on import
-    warnings.simplefilter("ignore", FutureWarning)
-    import arviz as az
 
 Z_94 = 1.8808  # the standard normal's 97 % quantile: a central 94 % band, ArviZ's default mass
 DPI = 100
@@ -133,7 +130,7 @@ def posterior_densities(fits, path, *, truth=None, max_params=12):
     return _save(fig, path)
 
 
-def _arviz_figure(plot, fit, path):
+def _arviz_figure(name, fit, path):
     if fit.samples is None:
         raise ValueError(f"fit must have draws (nuts, vi, laplace); got a point estimate from method {fit.method!r}")
     # corr_chol is left out: its constant entries (first row, upper triangle) break the plots
@@ -141,7 +138,7 @@ def _arviz_figure(plot, fit, path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", matplotlib.MatplotlibDeprecationWarning)  # ArviZ 0.23 on matplotlib 3.11
-        axes = plot(fit.idata, var_names=names)
+        axes = getattr(import_arviz(), name)(fit.idata, var_names=names)
     fig = np.ravel(axes)[0].figure
     fig.set_layout_engine("constrained")  # ArviZ's default layout lets titles overlap tick labels
     return _save(fig, path)
@@ -149,12 +146,12 @@ def _arviz_figure(plot, fit, path):
 
 def trace_plot(fit, path):
     """ArviZ's trace plot (densities and traces by chain) of a sampling fit's free parameters."""
-    return _arviz_figure(az.plot_trace, fit, path)
+    return _arviz_figure("plot_trace", fit, path)
 
 
 def rank_plot(fit, path):
     """ArviZ's rank plot (Vehtari et al., 2021): flat histograms when chains mix."""
-    return _arviz_figure(az.plot_rank, fit, path)
+    return _arviz_figure("plot_rank", fit, path)
 
 
 def regression_band(fit, path, *, feature=0, num_grid=100):

@@ -21,12 +21,9 @@ import numpy as np
 import pandas as pd
 
 from inference import fit
+from inference.arviz import import_arviz
 from inference.criteria import information_criteria
 from models import gaussian_mixture
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", FutureWarning)
-    import arviz as az
 
 
 def choose_k(data, args, *, covariance_type, max_k, with_loo, fitted=None):
@@ -53,7 +50,7 @@ def choose_k(data, args, *, covariance_type, max_k, with_loo, fitted=None):
     if idatas:
         with warnings.catch_warnings():  # Pareto k warnings are kept in the table's column
             warnings.simplefilter("ignore", UserWarning)
-            ranked = az.compare(idatas, ic="loo")
+            ranked = import_arviz().compare(idatas, ic="loo")
         table["elpd_loo"] = ranked["elpd_loo"].reindex(table.index)
         table["elpd_loo_se"] = ranked["se"].reindex(table.index)
         chosen["loo"] = int(table["elpd_loo"].idxmax())

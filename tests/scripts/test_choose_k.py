@@ -27,7 +27,7 @@ def test_the_scan_fits_every_k_but_the_main_one(monkeypatch):
 
     monkeypatch.setattr(script, "fit", fake_fit)
     monkeypatch.setattr(script, "information_criteria", lambda point: {"aic": 1.0, "bic": 1.0, "of": point.idata})
-    monkeypatch.setattr(script.az, "compare", fake_compare)
+    monkeypatch.setattr(script.import_arviz(), "compare", fake_compare)
     main = {"em": types.SimpleNamespace(idata="main em"), "nuts": types.SimpleNamespace(idata="main nuts")}
     args = types.SimpleNamespace(seed=0, num_warmup=10, num_samples=10, num_chains=1, progress_bar=False,
                                  num_components=2)
