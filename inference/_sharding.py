@@ -38,6 +38,25 @@ def fit_mesh(devices, batch_size):
     return mesh
 
 
+# XLA's CPU client takes a host buffer aligned to this many bytes as it is; any other it copies
+CPU_ALIGNMENT = 64
+
+
+def aligned_zeros(shape, dtype=np.float64):
+    """``np.zeros(shape, dtype)`` at an address that is a multiple of :data:`CPU_ALIGNMENT`.
+
+    JAX on CPU aliases such an array, as the argument of a compiled function or by
+    ``jax.device_put``; NumPy's own allocations are 16-byte aligned, and those it copies: 18 ms
+    for the 40 MB of X at N = 1e5, D = 50, a sixth of an ML fit. For buffers that only the
+    device will read: one written after the transfer would change the device's array.
+    """
+    dtype = np.dtype(dtype)
+    num_bytes = int(np.prod(shape)) * dtype.itemsize
+    raw = np.zeros(num_bytes + CPU_ALIGNMENT, dtype=np.uint8)
+    offset = -raw.ctypes.data % CPU_ALIGNMENT
+    return raw[offset : offset + num_bytes].view(dtype).reshape(shape)
+
+
 def placed(mesh, *arrays):
     """The arrays sharded along their first axis over ``mesh`` (unchanged without one)."""
     if mesh is None:
@@ -58,8 +77,14 @@ def sharded_data(data, mesh, block=1):
         return data, None
     num_data = len(data["X"])
     padding = -num_data % (block * (1 if mesh is None else mesh.size))
-    rows = np.concatenate([np.arange(num_data), np.zeros(padding, dtype=np.int64)])
-    mask = np.arange(num_data + padding) < num_data
-    names = list(data)
-    arrays = placed(mesh, *(np.asarray(data[name])[rows] for name in names), mask)
-    return dict(zip(names, arrays[:-1])), arrays[-1]
+    padded = {}
+    for name, value in data.items():
+        value = np.asarray(value)
+        # into an aligned buffer, which the device takes without a second copy (aligned_zeros)
+        padded[name] = aligned_zeros((num_data + padding, *value.shape[1:]), value.dtype)
+        padded[name][:num_data] = value
+        padded[name][num_data:] = value[:1]
+    mask = aligned_zeros(num_data + padding, bool)
+    mask[:num_data] = True
+    arrays = placed(mesh, *padded.values(), mask)
+    return dict(zip(padded, arrays[:-1])), arrays[-1]

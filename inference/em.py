@@ -65,7 +65,7 @@ from ._setup import (
     starting_values,
     tolerances,
 )
-from ._sharding import placed, row_mesh
+from ._sharding import aligned_zeros, placed, row_mesh
 from .handlers import (
     constrain,
     likelihood_only,
@@ -191,14 +191,14 @@ def _converged(trace, num_data, tol):
 def chunk_rows(X, chunk_size, num_shards=1, num_chunks=None):
     """``X`` (N, D) as (num_chunks, chunk_size, D), zero-padded to ``num_chunks`` chunks (by
     default the fewest that split evenly over ``num_shards`` devices), with row weights 1 (data)
-    or 0 (padding); NumPy, done once."""
+    or 0 (padding); NumPy, done once, in buffers that the device takes as they are."""
     X = np.asarray(X, dtype=np.float64)
     num_data, D = X.shape
     if num_chunks is None:
         num_chunks = -(-num_data // (chunk_size * num_shards)) * num_shards
-    rows = np.zeros((num_chunks * chunk_size, D))
+    rows = aligned_zeros((num_chunks * chunk_size, D))
     rows[:num_data] = X
-    weights = np.zeros(num_chunks * chunk_size)
+    weights = aligned_zeros(num_chunks * chunk_size)
     weights[:num_data] = 1.0
     return rows.reshape(num_chunks, chunk_size, D), weights.reshape(num_chunks, chunk_size)
 
