@@ -82,7 +82,7 @@ def _status(k, value, prev, grad_norm, *, max_iter, gtol, ftol):
     )
 
 
-def _polished_hessian(loss_fn, params, grad_norm, polish, num_steps=3, hessian_fn=None):
+def _polished_hessian(loss_fn, params, grad, grad_norm, polish, num_steps=3, hessian_fn=None):
     """The Hessian at the end, after up to ``num_steps`` Newton steps when ``polish``.
 
     Near the optimum the objective changes below its own round-off, so a line search on it
@@ -92,14 +92,17 @@ def _polished_hessian(loss_fn, params, grad_norm, polish, num_steps=3, hessian_f
     the Hessian together, at the end and at each candidate, so the program holds the objective's
     second derivatives once (each copy is compiled); a run that does not polish evaluates them
     once. ``hessian_fn(params)``, when given, is the Hessian over the flattened parameters
-    (``ravel_pytree``'s order) in closed form. Returns ``(params, grad_norm, hessian)``.
+    (``ravel_pytree``'s order) in closed form; then the gradient at the end is ``grad``, the
+    caller's, not evaluated again (autodiff's Hessian gives it for free). Returns
+    ``(params, grad_norm, hessian)``.
     """
     flat, unravel = ravel_pytree(params)
+    known = ravel_pytree(grad)[0]
     gradient = jax.grad(lambda v: loss_fn(unravel(v)))
 
-    def gradient_and_hessian(v):
+    def gradient_and_hessian(k, v):
         if hessian_fn is not None:
-            return gradient(v), hessian_fn(unravel(v))
+            return lax.cond(k == 0, lambda _: known, gradient, v), hessian_fn(unravel(v))
         # forward over reverse, as jax.hessian, keeping the gradient: the primal of each column's jvp
         basis = jnp.eye(v.size, dtype=v.dtype)
         return jax.vmap(lambda t: jax.jvp(gradient, (v,), (t,)), out_axes=(None, 0))(basis)
@@ -107,7 +110,7 @@ def _polished_hessian(loss_fn, params, grad_norm, polish, num_steps=3, hessian_f
     def step(carry):
         # the candidate is the start at k = 0, then the Newton step from the best point so far
         k, best, norm, g, h, candidate, _ = carry
-        new_g, new_h = gradient_and_hessian(candidate)
+        new_g, new_h = gradient_and_hessian(k, candidate)
         new_norm = jnp.max(jnp.abs(new_g), initial=0.0)
         better = (k == 0) | (jnp.all(jnp.isfinite(candidate)) & (new_norm < norm))
         best, g, h = (jnp.where(better, new, old) for new, old in ((candidate, best), (new_g, g), (new_h, h)))
@@ -148,8 +151,9 @@ def _lbfgs(loss_fn, params, *, max_iter, gtol, ftol):
     status = _status(0, value, jnp.nan, grad_norm, max_iter=max_iter, gtol=gtol, ftol=ftol)
     state = optax.tree.set(solver.init(params), value=value, grad=grad)
     carry = (params, state, jnp.asarray(0), losses, status, grad_norm)
-    params, _, k, losses, status, grad_norm = lax.while_loop(lambda c: c[4] == RUNNING, step, carry)
-    return params, losses, k, grad_norm, status
+    params, state, k, losses, status, grad_norm = lax.while_loop(lambda c: c[4] == RUNNING, step, carry)
+    # the gradient at params, except after a refused step to a non-finite point (never polished)
+    return params, losses, k, optax.tree.get(state, "grad"), grad_norm, status
 
 
 def _adam(loss_fn, params, *, max_iter, gtol, learning_rate, batch_loss_fn, rng_key):
@@ -179,7 +183,7 @@ def _adam(loss_fn, params, *, max_iter, gtol, learning_rate, batch_loss_fn, rng_
     value, grad = jax.value_and_grad(loss_fn)(params)
     grad_norm = _max_abs(grad)
     status = jnp.where((status == MAX_ITER) & (grad_norm <= gtol), GRADIENT_SMALL, status)
-    return params, losses.at[k].set(value), k, grad_norm, status
+    return params, losses.at[k].set(value), k, grad, grad_norm, status
 
 
 def minimize(
@@ -220,16 +224,16 @@ def minimize(
     OptimResult
     """
     if optimizer == "lbfgs":
-        params, losses, k, grad_norm, status = _lbfgs(loss_fn, params, max_iter=max_iter, gtol=gtol, ftol=ftol)
+        params, losses, k, grad, grad_norm, status = _lbfgs(loss_fn, params, max_iter=max_iter, gtol=gtol, ftol=ftol)
     else:
-        params, losses, k, grad_norm, status = _adam(
+        params, losses, k, grad, grad_norm, status = _adam(
             loss_fn, params, max_iter=max_iter, gtol=gtol, learning_rate=learning_rate,
             batch_loss_fn=batch_loss_fn, rng_key=random.PRNGKey(0) if rng_key is None else rng_key,
         )
     stalled = (status == NO_PROGRESS) | (status == STALLED)
     polish = stalled if optimizer == "lbfgs" else jnp.asarray(False)
-    return _second_order(loss_fn, OptimResult(params, losses, k, grad_norm, status, jnp.nan), gtol=gtol, polish=polish,
-                         max_hessian_size=max_hessian_size, hessian_fn=hessian_fn)
+    return _second_order(loss_fn, OptimResult(params, losses, k, grad_norm, status, jnp.nan), grad, gtol=gtol,
+                         polish=polish, max_hessian_size=max_hessian_size, hessian_fn=hessian_fn)
 
 
 def evaluate(loss_fn, params, *, gtol=1e-9, max_hessian_size=1000, hessian_fn=None):
@@ -242,21 +246,23 @@ def evaluate(loss_fn, params, *, gtol=1e-9, max_hessian_size=1000, hessian_fn=No
     finite = jnp.isfinite(value) & jnp.isfinite(grad_norm)
     status = jnp.select([~finite, grad_norm <= gtol], [NOT_FINITE, GRADIENT_SMALL], NOT_STATIONARY)
     result = OptimResult(params, value[None], jnp.asarray(0), grad_norm, status, jnp.nan)
-    return _second_order(loss_fn, result, gtol=gtol, polish=jnp.asarray(False), max_hessian_size=max_hessian_size,
-                         hessian_fn=hessian_fn)
+    return _second_order(loss_fn, result, grad, gtol=gtol, polish=jnp.asarray(False),
+                         max_hessian_size=max_hessian_size, hessian_fn=hessian_fn)
 
 
-def _second_order(loss_fn, result, *, gtol, polish, max_hessian_size, hessian_fn):
+def _second_order(loss_fn, result, grad, *, gtol, polish, max_hessian_size, hessian_fn):
     """``result`` with the Hessian at its end, its smallest eigenvalue and the saddle and
     flatness tests applied to a converged status (see the module docstring), after Newton
-    steps when ``polish``; unchanged for more than ``max_hessian_size`` parameters."""
+    steps when ``polish``; unchanged for more than ``max_hessian_size`` parameters. ``grad``
+    is the gradient at the end."""
     params, losses, k, grad_norm, status, _, _ = result
     min_eigenvalue, hessian = jnp.asarray(jnp.nan, dtype=losses.dtype), None
     if ravel_pytree(params)[0].size <= max_hessian_size:
-        params, grad_norm, hessian = _polished_hessian(loss_fn, params, grad_norm, polish, hessian_fn=hessian_fn)
+        params, grad_norm, hessian = _polished_hessian(loss_fn, params, grad, grad_norm, polish, hessian_fn=hessian_fn)
         status = jnp.where(polish & (grad_norm <= gtol), GRADIENT_SMALL, status)
         status = jnp.where(polish & (grad_norm > gtol) & (grad_norm <= 100 * gtol), NO_PROGRESS, status)
-        losses = losses.at[k].set(jnp.where(polish, loss_fn(params), losses[k]))
+        # the objective again only where the polish moved the end (a where would evaluate it always)
+        losses = losses.at[k].set(lax.cond(polish, loss_fn, lambda _: losses[k], params))
         eigenvalues = jnp.linalg.eigvalsh(hessian)
         min_eigenvalue, scale = eigenvalues[0], jnp.max(jnp.abs(eigenvalues))
         # a Hessian by autodiff is exact up to round-off (~1e-15 of the largest eigenvalue): a
