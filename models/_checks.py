@@ -160,9 +160,11 @@ def check_labels(y, num_data, num_classes, *, missing=None):
         raise ValueError(f"y must hold labels in {{0, ..., {num_classes - 1}}}{marker}; got {outside[:5]}")
     y = y.astype(np.int64)
     if not np.any(y == missing):
-        present = set(np.unique(y).tolist())
-        # the first empty classes, found without an array of num_classes counts (it may be huge)
-        empty = list(itertools.islice((k for k in range(num_classes) if k not in present), 20))
+        if num_classes <= num_data:  # counts no longer than y: one pass, where np.unique sorts
+            empty = np.flatnonzero(np.bincount(y, minlength=num_classes) == 0)[:20].tolist()
+        else:  # some class is empty; the first ones, without an array of num_classes counts (it may be huge)
+            present = set(y.tolist())
+            empty = list(itertools.islice((k for k in range(num_classes) if k not in present), 20))
         if empty:
             raise ValueError(
                 f"y must have at least one point in every class 0..{num_classes - 1}; "

@@ -1,5 +1,6 @@
 """Exact checks of the Gaussian class-conditional classifier (Example 1.1, Exercise 1.1)."""
 
+import re
 import warnings
 
 import jax
@@ -134,3 +135,13 @@ def test_predict_proba_checks_X():
     theta = _sim(2, False).params
     with pytest.raises(ValueError, match=r"X must have 3 feature\(s\), as the parameters do; got shape \(4, 2\)"):
         gc.predict_proba(theta, np.zeros((4, 2)))
+
+
+@pytest.mark.parametrize("num_data", [30, 60])  # fewer rows than classes, and more
+def test_empty_classes_are_named_the_first_twenty_in_order(num_data):
+    # labels 0, 2, 4, ... up to num_data rows: of 50 classes, the odd ones (and any beyond the
+    # last label) are empty; the message names the first 20, counted or (K > N) looked up
+    y = np.arange(num_data) * 2 % 50
+    empty = sorted(set(range(50)) - set(y.tolist()))[:20]
+    with pytest.raises(ValueError, match=re.escape(f"class(es) {empty} have no points")):
+        gc.check_data(np.zeros((num_data, 1)), y, num_classes=50)
