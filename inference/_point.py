@@ -192,8 +192,12 @@ def point_estimate(method, module, data, *, priors, seed, model_options, likelih
                 closed_form=evaluated, information=None if information is None else partial(information, **model_options)),
     )
     block = ROW_BLOCK if batch_size is None else 1
-    params, result, curvature = solver(key_solve, start, *sharded_data(data, mesh, block))
+    padded, mask = sharded_data(data, mesh, block)
+    params, result, curvature = solver(key_solve, start, padded, mask)
     num_data = data["X"].shape[0]
+    # padded without a mesh, the rows are in NumPy buffers of the fit's own: it keeps their first
+    # rows as its data, not a second copy of the caller's (at N = 1e5, D = 50, 8 ms of an ML fit)
+    owned = mesh is None and mask is not None
     num_steps = int(result.num_steps)
     status = int(result.status)
     if evaluated and status in (optim.NOT_STATIONARY, optim.NOT_FINITE):
@@ -233,7 +237,8 @@ def point_estimate(method, module, data, *, priors, seed, model_options, likelih
         losses=np.asarray(result.losses)[: num_steps + 1] * num_data,  # sliced in NumPy: no program per length
         converged=converged,
         num_steps=num_steps,
-        **fit_context(module, data, priors, seed, model_options),
+        **fit_context(module, {name: value[:num_data] for name, value in padded.items()} if owned else data,
+                      priors, seed, model_options, owned=owned),
         method_options=dict(optimizer=optimizer, max_iter=max_iter, gtol=gtol, ftol=ftol,
                             learning_rate=learning_rate, batch_size=batch_size,
                             devices=1 if mesh is None else mesh.size, hessian=hessian, init=init,

@@ -72,7 +72,8 @@ def sharded_data(data, mesh, block=1):
     data unchanged and mask None.
 
     A ``block`` of rows makes data of different sizes one shape: the compiled fits of 1 to
-    ``block`` rows are one program, not one per size (a multiple of ``block`` gets its mask too)."""
+    ``block`` rows are one program, not one per size (a multiple of ``block`` gets its mask too).
+    Padded without a mesh, the arrays are new NumPy buffers, aligned (:func:`aligned_zeros`)."""
     if mesh is None and block == 1:
         return data, None
     num_data = len(data["X"])

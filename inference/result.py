@@ -25,7 +25,8 @@ class Fit(NamedTuple):
     options : dict
         The model's options, defaults filled in.
     data : dict
-        The validated data (``"X"`` and, where the model has one, ``"y"``).
+        The validated data (``"X"`` and, where the model has one, ``"y"``): the fit's own copy,
+        which no later change to the caller's arrays reaches (a memory-mapped ``X`` as it is).
     priors : dict or None
         The user's priors (None: the model's stated defaults).
     seed : int
@@ -105,8 +106,16 @@ def scalar_params(params):
     return out
 
 
-def fit_context(module, data, priors, seed, model_options):
-    """The fields every method's :class:`Fit` shares: what was fitted, to what, and how seeded."""
+def fit_context(module, data, priors, seed, model_options, *, owned=False):
+    """The fields every method's :class:`Fit` shares: what was fitted, to what, and how seeded.
+
+    The validated data may be the caller's own arrays (``check_data`` copies only to convert),
+    so the fit keeps a copy, which no later change to them reaches; a memory-mapped file stays
+    as it is, unread. ``owned``: the arrays are the method's own buffers already (the rows it
+    padded, :func:`inference._sharding.sharded_data`), kept without a second copy.
+    """
+    if not owned:
+        data = {name: value if isinstance(value, np.memmap) else np.array(value) for name, value in data.items()}
     return {"model": module, "options": dict(model_options), "data": data, "priors": priors, "seed": seed}
 
 

@@ -83,7 +83,8 @@ def check_X(X):
     """``X`` as a float array of shape ``(num_data, num_features)``; a 1-D ``X`` is one feature.
 
     A 2-D ``np.memmap`` (data on disk) is checked block by block and returned as it is, unread,
-    for methods that stream it (EM of the mixture).
+    for methods that stream it (EM of the mixture). Float64 data are not copied (a 1-D ``X`` is
+    a view): whoever keeps them copies them, as ``inference.fit`` does for ``Fit.data``.
     """
     X = _as_numeric("X", X)
     if X.ndim == 1 and not isinstance(X, np.memmap):
@@ -96,7 +97,7 @@ def check_X(X):
         for begin in range(0, len(X), STREAM_BLOCK_ROWS):
             _check_finite("X", read_rows(X, begin, min(begin + STREAM_BLOCK_ROWS, len(X))), first_row=begin)
         return X
-    X = X.astype(np.float64)
+    X = X.astype(np.float64, copy=False)
     _check_finite("X", X)
     return X
 
@@ -131,14 +132,15 @@ def _check_vector(name, y, num_data):
 
 
 def check_targets(y, num_data):
-    """Real-valued targets ``y`` of shape ``(num_data,)``."""
-    y = _check_vector("y", y, num_data).astype(np.float64)
+    """Real-valued targets ``y`` of shape ``(num_data,)``, float64 (not copied if they are)."""
+    y = _check_vector("y", y, num_data).astype(np.float64, copy=False)
     _check_finite("y", y)
     return y
 
 
 def check_labels(y, num_data, num_classes, *, missing=None):
-    """Integer labels in ``{0, ..., num_classes - 1}`` of shape ``(num_data,)``.
+    """Integer labels in ``{0, ..., num_classes - 1}`` of shape ``(num_data,)``, as int64 (not
+    copied if they are).
 
     Floats with integral values (labels read from a CSV file) are accepted. ``missing``, when
     given, is the value that marks a missing label. With every label given, a class without
@@ -158,7 +160,7 @@ def check_labels(y, num_data, num_classes, *, missing=None):
         marker = "" if missing is None else f" (or {missing} for a missing label)"
         outside = sorted({int(v) if float(v).is_integer() else v for v in y[~inside].tolist()})
         raise ValueError(f"y must hold labels in {{0, ..., {num_classes - 1}}}{marker}; got {outside[:5]}")
-    y = y.astype(np.int64)
+    y = y.astype(np.int64, copy=False)
     if not np.any(y == missing):
         if num_classes <= num_data:  # counts no longer than y: one pass, where np.unique sorts
             empty = np.flatnonzero(np.bincount(y, minlength=num_classes) == 0)[:20].tolist()
