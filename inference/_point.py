@@ -196,8 +196,10 @@ def point_estimate(method, module, data, *, priors, seed, model_options, likelih
     params, result, curvature = solver(key_solve, start, padded, mask)
     num_data = data["X"].shape[0]
     # padded without a mesh, the rows are in NumPy buffers of the fit's own: it keeps their first
-    # rows as its data, not a second copy of the caller's (at N = 1e5, D = 50, 8 ms of an ML fit)
-    owned = mesh is None and mask is not None
+    # rows as its data, not a second copy of the caller's (at N = 1e5, D = 50, 8 ms of an ML fit);
+    # but not a block many times the data's size (N < 256), nor a file's rows read into memory
+    owned = (mesh is None and mask is not None and len(mask) <= 2 * num_data
+             and not isinstance(data["X"], np.memmap))
     num_steps = int(result.num_steps)
     status = int(result.status)
     if evaluated and status in (optim.NOT_STATIONARY, optim.NOT_FINITE):

@@ -110,12 +110,13 @@ def fit_context(module, data, priors, seed, model_options, *, owned=False):
     """The fields every method's :class:`Fit` shares: what was fitted, to what, and how seeded.
 
     The validated data may be the caller's own arrays (``check_data`` copies only to convert),
-    so the fit keeps a copy, which no later change to them reaches; a memory-mapped file stays
-    as it is, unread. ``owned``: the arrays are the method's own buffers already (the rows it
-    padded, :func:`inference._sharding.sharded_data`), kept without a second copy.
+    so the fit keeps a copy, which no later change to them reaches; a memory-mapped ``X`` (data
+    beyond memory) stays as it is, unread. ``owned``: the arrays are the method's own buffers
+    already (the rows it padded, :func:`inference._sharding.sharded_data`), kept as they are.
     """
     if not owned:
-        data = {name: value if isinstance(value, np.memmap) else np.array(value) for name, value in data.items()}
+        data = {name: value if name == "X" and isinstance(value, np.memmap) else np.array(value)
+                for name, value in data.items()}
     return {"model": module, "options": dict(model_options), "data": data, "priors": priors, "seed": seed}
 
 

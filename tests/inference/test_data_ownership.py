@@ -48,12 +48,36 @@ def test_a_fit_owns_its_data(model, data, method, options):
 def test_ml_and_map_keep_their_padded_rows_not_a_second_copy(method):
     # the rows padded for the program (to a multiple of 512) are the fit's own buffer: its data
     # are a view of their first rows, and a change to the caller's arrays still does not reach it
-    X, y = X2.copy(), LABELS.copy()
+    X = RNG.normal(size=(600, 2))
+    y = (X[:, 0] + RNG.normal(size=600) > 0).astype(np.int64)
+    original = X.copy()
     result = fit("logistic_regression", {"X": X, "y": y}, method)
     for name, value in result.data.items():
-        assert value.base is not None and value.base.nbytes > value.nbytes, name
+        assert value.base is not None and value.base.nbytes >= value.nbytes // 600 * 1024, name  # 1024 rows
     X[...] = 7.0
-    np.testing.assert_array_equal(result.data["X"], X2)
+    np.testing.assert_array_equal(result.data["X"], original)
+
+
+def test_small_data_keep_a_copy_of_their_size_not_the_padded_block():
+    # 40 rows padded to 512: the fit keeps 40 rows of its own, not a view of the 512
+    result = fit("logistic_regression", {"X": X2, "y": LABELS}, "ml")
+    for name, value in result.data.items():
+        assert value.base is None and value.shape[0] == 40, name
+
+
+@pytest.mark.parametrize("method", ["ml", "laplace"])
+def test_memory_mapped_data_keep_X_unread_and_copy_y(tmp_path, method):
+    # a memory-mapped X is data beyond memory and stays on disk; y (N values) is copied, so that
+    # a later write to its file does not reach the fit
+    np.save(tmp_path / "X.npy", RNG.normal(size=(600, 2)))
+    np.save(tmp_path / "y.npy", (RNG.normal(size=600) > 0).astype(np.int64))
+    X, y = np.load(tmp_path / "X.npy", mmap_mode="r"), np.load(tmp_path / "y.npy", mmap_mode="r+")
+    labels = np.array(y)
+    result = fit("logistic_regression", {"X": X, "y": y}, method, **({"num_samples": 10} if method == "laplace" else {}))
+    assert result.data["X"] is X
+    assert type(result.data["y"]) is np.ndarray and not np.shares_memory(result.data["y"], y)
+    y[:] = 1 - labels
+    np.testing.assert_array_equal(result.data["y"], labels)
 
 
 @pytest.mark.filterwarnings("ignore::inference.ConvergenceWarning")
