@@ -156,7 +156,7 @@ def _run_once(data, start, *, e_step, m_step, log_prior_fn, max_iter, tol, progr
     num_data = data["X"].shape[0]
     params, trace, converged = dict(start), [], False
     for _ in tqdm(range(max_iter + 1), desc="em", disable=not progress_bar, leave=False):
-        joint = np.asarray(e_step({k: jnp.asarray(v) for k, v in params.items()}, data))
+        joint = np.asarray(e_step(jax.device_put(params), data))
         marginal = logsumexp(joint, axis=1)
         resp = np.exp(joint - marginal[:, None])
         trace.append(float(marginal.sum()) + log_prior_fn(params))
@@ -218,11 +218,11 @@ def _run_compiled(data, start, *, module, options, reg_covar, max_iter, tol, chu
     rows, and over devices when ``mesh`` shards the chunks) and ``em_update``: the same trace and
     stopping rule as :func:`_run_once`."""
     rows, weights = placed(mesh, *chunk_rows(data["X"], chunk_size, 1 if mesh is None else mesh.size))
-    params = {k: jnp.asarray(v) for k, v in start.items()}
+    params = jax.device_put(start)
     num_evaluations, params, trace = _em_loop(
         rows, weights, params, reg_covar, tol, statistics=module.em_statistics, update=module.em_update,
         options=tuple(sorted(options.items())), max_iter=max_iter, mesh=mesh)
-    trace = np.asarray(trace[: int(num_evaluations)])
+    trace = np.asarray(trace)[: int(num_evaluations)]  # sliced in NumPy: no program per length
     num_data = len(data["X"])
     converged = _converged(trace, num_data, tol)
     return {k: np.asarray(v) for k, v in params.items()}, trace, converged
@@ -249,7 +249,7 @@ def _run_streamed(X, start, *, module, options, reg_covar, max_iter, tol, chunk_
     shards = 1 if mesh is None else mesh.size
     block_rows = chunk_size * shards * max(1, STREAM_BLOCK_ROWS // (chunk_size * shards))
     static = dict(statistics=module.em_statistics, options=tuple(sorted(options.items())), mesh=mesh)
-    params = {k: jnp.asarray(v) for k, v in start.items()}
+    params = jax.device_put(start)
     trace, converged = [], False
     for _ in tqdm(range(max_iter + 1), desc="em (streamed)", disable=not progress_bar):
         total = None
@@ -368,7 +368,7 @@ def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, 
     first = starting_values(module, keys[0], data, model_options, init, priors)
     name, num_values = _enumerated_site(model, first, data, module.__name__.rsplit(".", 1)[-1])
     e_step = jax.jit(partial(log_joint, model, name, num_values))
-    data_jax = {k: jnp.asarray(v) for k, v in data.items()}
+    data_jax = jax.device_put(data)
     with_prior = objective == "map"
     if closed:
         reg = REG_COVAR if reg_covar is None else reg_covar
@@ -379,17 +379,17 @@ def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, 
         numerical = _numerical_m_step(model, name, num_values, with_prior, data_jax)
 
         def step(params, resp):
-            return numerical({k: jnp.asarray(v) for k, v in params.items()}, jnp.asarray(resp))
+            return numerical(jax.device_put(params), jax.device_put(resp))
 
     prior_fn = jax.jit(partial(log_prior, model))
 
     def log_prior_fn(params):
-        return float(prior_fn({k: jnp.asarray(v) for k, v in params.items()}, data_jax)) if with_prior else 0.0
+        return float(prior_fn(jax.device_put(params), data_jax)) if with_prior else 0.0
 
     starts = []
     for key in keys:
         if init_method == "random":
-            support = np.isfinite(np.asarray(e_step({k: jnp.asarray(v) for k, v in first.items()}, data_jax)))
+            support = np.isfinite(np.asarray(e_step(jax.device_put(first), data_jax)))
             start = {**_random_start(module, key, data, model_options, priors, step, support), **given}
         else:
             start = starting_values(module, key, data, model_options, init, priors)
@@ -426,7 +426,7 @@ def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, 
     elif compiled and hasattr(module, "responsibilities"):  # the closed form: the generic E-step makes N x K x D x D
         resp = np.asarray(module.responsibilities(full, data["X"]))
     else:
-        joint = np.asarray(e_step({k: jnp.asarray(v) for k, v in params.items()}, data_jax))
+        joint = np.asarray(e_step(jax.device_put(params), data_jax))
         resp = np.exp(joint - logsumexp(joint, axis=1)[:, None])
     mle_problem = getattr(module, "mle_problem", None)
     # the streamed X has no responsibilities to count with; its sample would misjudge n_k

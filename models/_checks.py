@@ -115,7 +115,7 @@ def check_features(X, num_features):
     X = check_X(X)
     if X.shape[1] != num_features:
         raise ValueError(f"X must have {num_features} feature(s), as the parameters do; got shape {X.shape}")
-    return jnp.asarray(X)
+    return jax.device_put(X)  # jnp.asarray would compile a program for each new shape (30 ms each)
 
 
 def _check_vector(name, y, num_data):

@@ -196,6 +196,8 @@ def kmeans(rng_key, X, num_groups, max_iter=100):
         return np.maximum(sq_norms[:, None] - 2.0 * X @ centres.T + np.einsum("kd,kd->k", centres, centres), 0.0)
 
     keys = random.split(rng_key, num_groups)
+    if keys.dtype == np.uint32:  # raw keys, indexed in NumPy: on a JAX array each index is a program per K
+        keys = np.asarray(keys)
     chosen = [int(random.randint(keys[0], (), 0, len(X)))]
     dist2 = sq_dist(X[chosen])[:, 0]
     for key in keys[1:]:

@@ -108,7 +108,7 @@ def check_data(X, y, *, fit_intercept=True, degree=1):
 
 def logits(theta, X, *, degree=1):
     """``s(x) = a^T phi(x) + b`` for each row of ``X``, shape (N,)."""
-    return feature_map(X, degree) @ jnp.asarray(theta["a"]) + theta.get("b", 0.0)
+    return feature_map(X, degree) @ jax.device_put(theta["a"]) + theta.get("b", 0.0)
 
 
 class FiniteLogitsBernoulli(dist.BernoulliLogits):
@@ -146,7 +146,7 @@ def predict_proba(theta, X, *, degree=1):
             f"X must have features whose map phi (degree {degree}) has {np.shape(theta['a'])[-1]} entries, "
             f"as theta['a'] does; got shape {np.shape(X)}"
         )
-    return sigmoid(logits(theta, jnp.asarray(X), degree=degree))
+    return sigmoid(logits(theta, jax.device_put(X), degree=degree))
 
 
 def observed_information(theta, X, y=None, *, weights=None, fit_intercept=True, degree=1):
