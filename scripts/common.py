@@ -10,6 +10,7 @@ and writes the comparison table (CSV and HTML) and each fit's InferenceData (net
 import argparse
 import contextlib
 import csv
+import gc
 import inspect
 import os
 import shutil
@@ -90,7 +91,7 @@ def add_output_args(parser, default="out"):
 
 
 def run_main(main, parser, argv=None):
-    """Parse the command line and run ``main`` with its outputs staged.
+    """Parse the command line and run ``main`` with its outputs staged; the end of a script's process.
 
     ``main`` writes into a fresh directory beside ``--out-dir``, which is renamed onto it only when
     ``main`` returns, so readers never see a half-written set and a failure leaves nothing. An
@@ -119,6 +120,10 @@ def run_main(main, parser, argv=None):
     else:
         os.rename(staging, out_dir)
     print(f"outputs: {out_dir}")
+    # a script's process ends here; the interpreter's last collection would walk every object
+    # of the modules it imported (JAX, SciPy, ArviZ, ...) to free nearly nothing: 0.35 to 0.4 s
+    # of each run. Frozen, they are left to the exit.
+    gc.freeze()
     return result
 
 
