@@ -6,7 +6,7 @@ import types
 
 import models
 from models._checks import check_bool, check_choice, check_int
-from models._priors import resolve_priors
+from models._priors import check_priors
 
 from . import em, laplace, nuts, vi
 from . import map as map_method
@@ -136,6 +136,6 @@ def fit(model, data, method, *, priors=None, seed=0, **options):
     check_int("seed", seed, minimum=0, maximum=2**63 - 1)  # what jax.random.PRNGKey takes
     _check_method_options(options)
     data = module.check_data(**_check_data(module, data), **model_options)
-    resolve_priors(priors, module.params(data["X"].shape[1], **model_options))
+    check_priors(priors, module.params(data["X"].shape[1], **model_options))
     with paused_collection():  # the trace lives until compiled: collecting then frees nothing (_collection)
         return runner.run(module, data, priors=priors, seed=seed, model_options=model_options, **method_options)

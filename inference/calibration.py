@@ -44,7 +44,7 @@ from numpyro import handlers
 from scipy import stats
 
 from models._checks import check_int
-from models._priors import resolve_priors
+from models._priors import check_priors
 
 from ._point import ConvergenceWarning
 from ._setup import free_params
@@ -282,7 +282,7 @@ def sbc(model, *, method="nuts", num_replications=200, num_data=30, num_features
                          f"{options['num_samples']!r}")
     model_options, _ = _split_options(module, METHODS[method], method, options)  # unknown names refused
     _check_method_options(options)
-    resolve_priors(priors, module.params(num_features, **model_options))  # checked before anything is simulated
+    check_priors(priors, module.params(num_features, **model_options))  # checked before anything is simulated
 
     truth, ranks, inside = [], [], []
     failures, num_rejected, num_divergent, num_not_converged, seconds = [], 0, 0, 0, 0.0
