@@ -47,7 +47,12 @@ def freeze(value):
 def unvalidated(function):
     """``function`` with NumPyro's validation off while it runs (and so while ``jax.jit``
     traces it): the distributions it builds do not mask their log-densities to their supports.
-    For data that the model's ``check_data`` has validated only; see the module docstring."""
+    For data that the model's ``check_data`` has validated only; see the module docstring.
+
+    Also for the abstract traces (``jax.eval_shape``) that read the model's sites: validated,
+    each distribution checks its arguments under ``jax.ensure_compile_time_eval``, which runs
+    the check on the trace's constants (the priors' hyperparameters) eagerly, one compiled
+    program per operation (26 in the mixture script)."""
     @wraps(function)
     def traced(*args, **kwargs):
         with validation_enabled(False):

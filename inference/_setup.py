@@ -10,6 +10,7 @@ from numpyro import handlers
 from models._checks import check_values
 from models._priors import fixed_names
 
+from ._compiled import unvalidated
 from ._density import OrderedELBO
 from .handlers import is_enumerated
 
@@ -98,7 +99,7 @@ def enumerated_sites(model, values, data):
         found.update({name: site["fn"].enumerate_support(expand=False).shape[0]
                       for name, site in sites.items() if is_enumerated(site)})
 
-    jax.eval_shape(trace, values, {name: value[:1] for name, value in data.items()})
+    jax.eval_shape(unvalidated(trace), values, {name: value[:1] for name, value in data.items()})
     return found
 
 

@@ -12,6 +12,7 @@ from functools import partial
 import jax
 import numpy as np
 
+from ._compiled import unvalidated
 from ._setup import free_params
 from .arviz import pointwise_log_likelihood
 from .handlers import parameter_transforms
@@ -31,7 +32,7 @@ def num_free_params(fit):
         sizes.extend(int(np.prod(transforms[name].inverse_shape(np.shape(values[name])))) for name in names)
 
     # the first row only: which transforms the parameters take does not depend on the rows
-    jax.eval_shape(count, values, {name: np.asarray(value)[:1] for name, value in fit.data.items()})
+    jax.eval_shape(unvalidated(count), values, {name: np.asarray(value)[:1] for name, value in fit.data.items()})
     return sum(sizes)
 
 
