@@ -11,9 +11,11 @@ import os
 
 import numpyro
 
-from inference.xla import compile_faster
+from inference.xla import QUICK_METHODS, compile_faster
 
 os.environ["PGM_JAX_CACHE"] = "off"  # the scripts too, run in-process or as subprocesses (inherited)
 numpyro.enable_x64()
 numpyro.set_host_device_count(1)
-compile_faster()  # the suite is compile-bound: about a quarter faster (inference/xla.py)
+# the suite is compile-bound: about a quarter faster (inference/xla.py); VI too, whose runs here
+# take a few hundred steps where the scripts take 10 000
+compile_faster(quick_methods=(*QUICK_METHODS, "vi"))

@@ -122,7 +122,7 @@ def test_models_of_the_callers_own_are_never_confused():
 
 
 def test_every_fit_compiles_with_its_methods_xla_options():
-    """conftest calls compile_faster(): the optimisers' programs are keyed and jitted at -O0, NUTS's
+    """conftest has the optimisers' programs (VI's too) keyed and jitted at -O0, NUTS's
     and the log-likelihood group's at XLA's default (the key's fifth entry is what jax.jit gets)."""
     data = _data(21)
     for method in ("ml", "map", "laplace", "vi", "nuts"):

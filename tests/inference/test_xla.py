@@ -1,5 +1,5 @@
 """``compile_faster``: the flag is added once, a user's own value is kept, a call after JAX's
-backend has started says that the flag changes nothing; the optimisers' programs compile at -O0."""
+backend has started says that the flag changes nothing; the quick methods' programs compile at -O0."""
 
 import os
 
@@ -8,6 +8,12 @@ import pytest
 from jax._src import xla_bridge
 
 from inference import xla
+
+
+@pytest.fixture(autouse=True)
+def restore_quick_methods(monkeypatch):
+    """compile_faster sets the quick methods of the whole process (conftest's): undone after each test."""
+    monkeypatch.setattr(xla, "_quick_methods", xla._quick_methods)
 
 
 @pytest.fixture
@@ -37,7 +43,7 @@ def test_the_flag_is_added_once_and_a_given_value_is_kept(before_backend, monkey
 
 
 def test_a_call_after_the_backend_started_warns_and_sets_only_the_optimisers_level(monkeypatch):
-    monkeypatch.setattr(xla, "_QUICK_OPTIONS", {})
+    monkeypatch.setattr(xla, "_quick_methods", ())
     jnp.zeros(1).block_until_ready()  # the backend has started
     monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=1")
     with pytest.warns(RuntimeWarning, match="before the first computation"):
@@ -47,13 +53,18 @@ def test_a_call_after_the_backend_started_warns_and_sets_only_the_optimisers_lev
 
 
 def test_the_optimisers_programs_compile_at_o0_and_the_others_at_xlas_default(before_backend, monkeypatch):
-    monkeypatch.setattr(xla, "_QUICK_OPTIONS", {})
+    monkeypatch.setattr(xla, "_quick_methods", ())
     monkeypatch.delenv("XLA_FLAGS", raising=False)
     assert xla.compiler_options("ml") == {}  # before compile_faster: XLA's defaults
     xla.compile_faster()
-    for method in ("ml", "map", "laplace", "vi"):
+    for method in ("ml", "map", "laplace"):
         assert xla.compiler_options(method) == {"xla_backend_optimization_level": 0}
-    for method in ("nuts", "em", "pointwise_log_likelihood"):
+    for method in ("vi", "nuts", "em", "pointwise_log_likelihood"):  # VI's thousands of steps run for seconds
         assert xla.compiler_options(method) == {}
-    xla.compile_faster(optimisers=False)  # the calibration script's choice: it refits one program hundreds of times
+    xla.compile_faster(quick_methods=("ml", "vi"))  # the test suite's choice: its VI runs are short
+    assert xla.compiler_options("vi") == xla.compiler_options("ml") == {"xla_backend_optimization_level": 0}
+    assert xla.compiler_options("map") == {}
+    xla.compile_faster(quick_methods=())  # the calibration script's choice: it refits one program hundreds of times
     assert xla.compiler_options("ml") == {}
+    with pytest.raises(TypeError, match="quick_methods must be a sequence of method names; got 'ml'"):
+        xla.compile_faster(quick_methods="ml")
