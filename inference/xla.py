@@ -39,6 +39,7 @@ from jax._src import xla_bridge
 
 FLAG = "--xla_cpu_use_fusion_emitters"
 QUICK_METHODS = ("ml", "map", "laplace")  # they run for milliseconds on the shipped data
+OPTIMISERS = ("ml", "map", "laplace", "vi")  # what may compile at -O0: NUTS and EM always keep -O3
 _quick_methods = ()  # the methods compiled at -O0; set by compile_faster()
 
 
@@ -51,16 +52,20 @@ def compiler_options(method):
 def compile_faster(*, quick_methods=QUICK_METHODS):
     """Have XLA compile with its older CPU emitters (``--xla_cpu_use_fusion_emitters=false``,
     added to ``XLA_FLAGS``, where a value already given is kept) and the programs of
-    ``quick_methods`` at ``-O0`` (:func:`compiler_options`). ``quick_methods=()`` keeps every
-    program at XLA's default, for programs that run far longer than they compile (refitted
-    hundreds of times, as in simulation-based calibration).
+    ``quick_methods`` (among :data:`OPTIMISERS`) at ``-O0`` (:func:`compiler_options`).
+    ``quick_methods=()`` keeps every program at XLA's default, for programs that run far longer
+    than they compile (refitted hundreds of times, as in simulation-based calibration).
 
     XLA reads its flags when JAX's backend starts: call this before the first computation. Called
     later, it warns, and only ``quick_methods`` applies, to the programs compiled from then on.
     """
     global _quick_methods
-    if not isinstance(quick_methods, (tuple, list)) or not all(isinstance(m, str) for m in quick_methods):
-        raise TypeError(f"quick_methods must be a sequence of method names; got {quick_methods!r}")
+    if not isinstance(quick_methods, (tuple, list)):
+        raise TypeError(f"quick_methods must be a tuple or list of method names; got {type(quick_methods).__name__} "
+                        f"{quick_methods!r}")
+    unknown = [m for m in quick_methods if m not in OPTIMISERS]
+    if unknown:
+        raise ValueError(f"quick_methods must name methods among {OPTIMISERS} (NUTS and EM keep -O3); got {unknown}")
     _quick_methods = tuple(quick_methods)
     flags = os.environ.get("XLA_FLAGS", "").split()
     if any(flag == FLAG or flag.startswith(FLAG + "=") for flag in flags):  # the user's choice

@@ -66,5 +66,9 @@ def test_the_optimisers_programs_compile_at_o0_and_the_others_at_xlas_default(be
     assert xla.compiler_options("map") == {}
     xla.compile_faster(quick_methods=())  # the calibration script's choice: it refits one program hundreds of times
     assert xla.compiler_options("ml") == {}
-    with pytest.raises(TypeError, match="quick_methods must be a sequence of method names; got 'ml'"):
+    with pytest.raises(TypeError, match="quick_methods must be a tuple or list of method names; got str 'ml'"):
         xla.compile_faster(quick_methods="ml")
+    with pytest.raises(ValueError, match=r"quick_methods must name methods among \('ml', 'map', 'laplace', 'vi'\) "
+                                         r"\(NUTS and EM keep -O3\); got \['vl', 'nuts'\]"):
+        xla.compile_faster(quick_methods=("ml", "vl", "nuts"))
+    assert xla.compiler_options("ml") == {}  # a refused call changes nothing
