@@ -10,7 +10,9 @@ scripts keep it (``scripts/common.py``).
 import os
 
 import numpyro
+import pytest
 
+from inference import xla
 from inference.xla import QUICK_METHODS, compile_faster
 
 os.environ["PGM_JAX_CACHE"] = "off"  # the scripts too, run in-process or as subprocesses (inherited)
@@ -18,4 +20,13 @@ numpyro.enable_x64()
 numpyro.set_host_device_count(1)
 # the suite is compile-bound: about a quarter faster (inference/xla.py); VI too, whose runs here
 # take a few hundred steps where the scripts take 10 000
-compile_faster(quick_methods=(*QUICK_METHODS, "vi"))
+SUITE_QUICK_METHODS = (*QUICK_METHODS, "vi")
+compile_faster(quick_methods=SUITE_QUICK_METHODS)
+
+
+@pytest.fixture(autouse=True)
+def suite_quick_methods(monkeypatch):
+    """Every test starts with the suite's ``-O0`` methods: importing a script (``scripts/common.py``
+    calls ``compile_faster()``, without VI) sets the scripts' for the whole process."""
+    monkeypatch.setattr(xla, "_quick_methods", SUITE_QUICK_METHODS)
+

@@ -10,12 +10,6 @@ from jax._src import xla_bridge
 from inference import xla
 
 
-@pytest.fixture(autouse=True)
-def restore_quick_methods(monkeypatch):
-    """compile_faster sets the quick methods of the whole process (conftest's): undone after each test."""
-    monkeypatch.setattr(xla, "_quick_methods", xla._quick_methods)
-
-
 @pytest.fixture
 def before_backend(monkeypatch):
     """As if JAX's backend had not started (in the test process it has)."""
@@ -42,7 +36,7 @@ def test_the_flag_is_added_once_and_a_given_value_is_kept(before_backend, monkey
     assert os.environ["XLA_FLAGS"] == expected
 
 
-def test_a_call_after_the_backend_started_warns_and_sets_only_the_optimisers_level(monkeypatch):
+def test_a_call_after_the_backend_started_warns_and_sets_only_the_quick_methods(monkeypatch):
     monkeypatch.setattr(xla, "_quick_methods", ())
     jnp.zeros(1).block_until_ready()  # the backend has started
     monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=1")
@@ -52,7 +46,7 @@ def test_a_call_after_the_backend_started_warns_and_sets_only_the_optimisers_lev
     assert xla.compiler_options("ml") == {"xla_backend_optimization_level": 0}
 
 
-def test_the_optimisers_programs_compile_at_o0_and_the_others_at_xlas_default(before_backend, monkeypatch):
+def test_the_quick_methods_programs_compile_at_o0_and_the_others_at_xlas_default(before_backend, monkeypatch):
     monkeypatch.setattr(xla, "_quick_methods", ())
     monkeypatch.delenv("XLA_FLAGS", raising=False)
     assert xla.compiler_options("ml") == {}  # before compile_faster: XLA's defaults
