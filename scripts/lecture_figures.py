@@ -137,8 +137,9 @@ def _gaussian(X, y, X_test, *, shared_covariance):
 
 def _logistic(X, y, X_test):
     # MAP under the model's stated priors a, b ~ N(0, 10^2): small training sets are often
-    # perfectly separated, and then the ML estimate does not exist
-    theta = fit("logistic_regression", {"X": X, "y": y}, "map").params
+    # perfectly separated, and then the ML estimate does not exist. The curves use the estimate
+    # only: without the Hessian's second-order check the program compiles 0.3 s sooner
+    theta = fit("logistic_regression", {"X": X, "y": y}, "map", hessian=False).params
     s = np.asarray(logistic_regression.logits(theta, X_test))
     return -np.logaddexp(0.0, np.stack([s, -s], axis=1))  # log sigmoid(-s), log sigmoid(s)
 
