@@ -29,4 +29,3 @@ def suite_quick_methods(monkeypatch):
     """Every test starts with the suite's ``-O0`` methods: importing a script (``scripts/common.py``
     calls ``compile_faster()``, without VI) sets the scripts' for the whole process."""
     monkeypatch.setattr(xla, "_quick_methods", SUITE_QUICK_METHODS)
-
