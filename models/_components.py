@@ -25,7 +25,9 @@ def cholesky_log_densities(rows, mu, chol):
     weights = jnp.swapaxes(prec_chol, 0, 1).reshape(D, K * D)
     offset = jnp.einsum("kd,kde->ke", mu, prec_chol).reshape(K * D)
     mahalanobis = ((rows @ weights - offset) ** 2).reshape(-1, K, D).sum(-1)
-    half_log_det = -jnp.log(jnp.diagonal(prec_chol, axis1=-2, axis2=-1)).sum(-1)
+    # the diagonal by a mask, not jnp.diagonal: the gradient of that gather is a scatter, which
+    # XLA's CPU backend compiles to a loop (models._corr_cholesky)
+    half_log_det = -jnp.log(jnp.where(jnp.eye(D, dtype=bool), prec_chol, 1.0)).sum((-2, -1))
     return -0.5 * mahalanobis - half_log_det - 0.5 * D * jnp.log(2 * jnp.pi)
 
 
