@@ -95,6 +95,10 @@ INIT_METHODS = ("kmeans", "random")
 OBJECTIVES = ("ml", "map")
 M_STEPS = ("auto", "closed", "numerical")
 REG_COVAR = 1e-6  # scikit-learn's default
+# the compiled engine's objective trace has room for a multiple of this many values, so that runs
+# up to max_iter = 1023 share a program: the mixture script's bad start (max_iter = 300) compiled
+# a second one of its main EM's (100), 0.4 s cold
+TRACE_BLOCK = 1024
 STREAM_SAMPLE_ROWS = 100_000  # rows of data on disk that k-means sees for the start
 
 
@@ -220,8 +224,9 @@ def _run_compiled(data, start, *, module, options, reg_covar, max_iter, tol, chu
     rows, weights = placed(mesh, *chunk_rows(data["X"], chunk_size, 1 if mesh is None else mesh.size))
     params = jax.device_put(start)
     num_evaluations, params, trace = _em_loop(
-        rows, weights, params, reg_covar, tol, statistics=module.em_statistics, update=module.em_update,
-        options=tuple(sorted(options.items())), max_iter=max_iter, mesh=mesh)
+        rows, weights, params, reg_covar, tol, max_iter, statistics=module.em_statistics, update=module.em_update,
+        options=tuple(sorted(options.items())), trace_length=-(-(max_iter + 1) // TRACE_BLOCK) * TRACE_BLOCK,
+        mesh=mesh)
     trace = np.asarray(trace)[: int(num_evaluations)]  # sliced in NumPy: no program per length
     num_data = len(data["X"])
     converged = _converged(trace, num_data, tol)
@@ -293,9 +298,10 @@ def _update(stats, params, reg_covar, *, update, options):
     return update(stats, params, reg_covar=reg_covar, **dict(options))
 
 
-@partial(jax.jit, static_argnames=("statistics", "update", "options", "max_iter", "mesh"))
-def _em_loop(rows, weights, params, reg_covar, tol, *, statistics, update, options, max_iter, mesh):
-    """Compiled once per model, options, shapes and mesh (module level, so repeated fits reuse it)."""
+@partial(jax.jit, static_argnames=("statistics", "update", "options", "trace_length", "mesh"))
+def _em_loop(rows, weights, params, reg_covar, tol, max_iter, *, statistics, update, options, trace_length, mesh):
+    """Compiled once per model, options, shapes and mesh (module level, so repeated fits reuse it);
+    ``max_iter`` is an argument, below ``trace_length``, the objective trace's static length."""
     num_data = weights.sum()
     total = partial(_total_statistics, statistics=statistics, options=options, mesh=mesh)
 
@@ -313,7 +319,7 @@ def _em_loop(rows, weights, params, reg_covar, tol, *, statistics, update, optio
         params = jax.tree.map(lambda old, new: jnp.where(done, old, new), params, new)  # where the trace ends
         return i + 1, params, trace, done
 
-    trace = jnp.full(max_iter + 1, jnp.nan)
+    trace = jnp.full(trace_length, jnp.nan)
     num_evaluations, params, trace, _ = jax.lax.while_loop(cond, body, (jnp.asarray(0), params, trace, jnp.asarray(False)))
     return num_evaluations, params, trace
 

@@ -207,3 +207,19 @@ def test_compiled_em_equals_the_model_traced_em(X, covariance_type):
     np.testing.assert_allclose(compiled.losses, generic.losses, rtol=1e-12)
     np.testing.assert_allclose(compiled.params["cov"], generic.params["cov"], rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(compiled.info["responsibilities"], generic.info["responsibilities"], atol=1e-10)
+
+
+def test_runs_of_any_max_iter_up_to_1023_share_the_compiled_engine(X):
+    """``max_iter`` is an argument of the compiled loop, not a part of its key: a run to 15 and
+    a run to 300 iterations compile one program, and stop where their own max_iter says."""
+    from inference import em
+
+    options = dict(num_components=3, covariance_type="full", tol=0.0, chunk_size=96)  # a shape no other test compiles
+    short = _quiet_fit(gm, {"X": X}, "em", max_iter=15, **options)
+    programs = em._em_loop._cache_size()
+    long = _quiet_fit(gm, {"X": X}, "em", max_iter=300, **options)
+    assert em._em_loop._cache_size() == programs
+    assert (short.num_steps, long.num_steps) == (15, 300) and not short.converged
+    # the same iterations up to the 16th evaluation of the objective: the long run continues the short
+    np.testing.assert_array_equal(long.losses[:16], short.losses)
+    assert len(long.losses) == 301
