@@ -73,6 +73,18 @@ def test_compare_all_runs_every_script_into_one_report(tmp_path):
     assert re.search(r"chosen K: aic \d, bic \d, loo \d", done.stdout)
 
 
+def test_the_mixture_script_runs_with_one_component(tmp_path):
+    """K = 1 has no latent for EM: the script fits it by ML and draws no EM figure (it used to
+    stop with EM's error in the figures)."""
+    done = _run("gaussian_mixture.py", "--method", "ml", "--num-components", "1", "--max-k", "2",
+                "--out-dir", str(tmp_path), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    with open(tmp_path / "choose_k.csv") as handle:
+        assert [row["K"] for row in csv.DictReader(handle)] == ["1", "2"]
+    figures = _figures(done.stdout)
+    assert figures and not any("ellipses" in f or "initialisations" in f for f in figures)
+
+
 class _Balanced(HTMLParser):
     """Tags opened and closed in order (void elements excepted); counts embedded images."""
 
