@@ -26,8 +26,8 @@ Every model module offers the same face to the inference layer:
 """
 
 from . import (
-    _corr_cholesky,  # noqa: F401  (NumPyro's bijection onto correlation factors, without scatters)
     _lapack,  # noqa: F401  (first: CPU lowerings that cannot deadlock, before any tracing)
+    _corr_cholesky,  # noqa: F401  (NumPyro's bijection onto correlation factors, without scatters)
     gaussian_classifier,
     gaussian_mixture,
     linear_regression,
