@@ -42,6 +42,11 @@ def tril_vector(x, diagonal):
     return jnp.concatenate([x[..., i, : max(0, min(n, i + 1 + diagonal))] for i in range(n)], axis=-1)
 
 
+def _shifted_right(x):
+    """``x`` moved one place along its last axis, a 1 in front (the stick-breaking's remainders)."""
+    return jnp.pad(x[..., :-1], [(0, 0)] * (x.ndim - 1) + [(1, 0)], constant_values=1.0)
+
+
 def _num_rows(num_entries):
     """n for the n (n - 1) / 2 entries below the diagonal."""
     n = round((1 + (1 + 8 * num_entries) ** 0.5) / 2)
@@ -59,15 +64,11 @@ class CorrCholeskyTransform(transforms.CorrCholeskyTransform):
         eps = jnp.finfo(x.dtype).eps
         t = jnp.clip(jnp.tanh(x), -1 + eps, 1 - eps)  # as NumPyro's: |t| = 1 would give a zero on the diagonal
         r = tril_matrix(t, _num_rows(x.shape[-1]), diagonal=-1)
-        z1m_cumprod_sqrt = jnp.cumprod(jnp.sqrt(1 - r**2), axis=-1)
-        pad = [(0, 0)] * (r.ndim - 1) + [(1, 0)]
-        shifted = jnp.pad(z1m_cumprod_sqrt[..., :-1], pad, constant_values=1.0)
+        shifted = _shifted_right(jnp.cumprod(jnp.sqrt(1 - r**2), axis=-1))
         return (r + jnp.eye(r.shape[-1], dtype=r.dtype)) * shifted
 
     def _inverse(self, y):
-        z1m_cumprod = 1 - jnp.cumsum(y * y, axis=-1)
-        pad = [(0, 0)] * (y.ndim - 1) + [(1, 0)]
-        shifted = jnp.pad(z1m_cumprod[..., :-1], pad, constant_values=1.0)
+        shifted = _shifted_right(1 - jnp.cumsum(y * y, axis=-1))
         return jnp.arctanh(tril_vector(y, -1) / jnp.sqrt(tril_vector(shifted, -1)))
 
     def log_abs_det_jacobian(self, x, y, intermediates=None):
