@@ -1,4 +1,4 @@
-"""The bijection onto correlation Cholesky factors without scatters: NumPyro's, built from slices.
+"""Correlation Cholesky factors without scatters: NumPyro's bijection and LKJ prior, rebuilt.
 
 NumPyro's ``CorrCholeskyTransform`` (biject_to(corr_cholesky), the unconstrained coordinates
 of ``corr_chol``) fills its triangle with a ``scatter_add`` and adds its unit diagonal with
@@ -15,11 +15,16 @@ concatenation: every value is NumPyro's to the bit (a test), its derivatives are
 in another order, and its program has no loop. Importing :mod:`models` registers it for
 ``constraints.corr_cholesky`` in NumPyro's ``biject_to``, for the whole process: every
 inference algorithm that maps the constraint (ML, MAP, Laplace, VI, NUTS) takes it.
+
+:class:`LKJCholesky`, the lecture models' default prior on ``corr_chol``, is NumPyro's with the
+factor's diagonal read by a mask instead of a gather, for the same reason.
 """
 
 import jax.numpy as jnp
+import numpyro.distributions as dist
 from jax.nn import softplus
 from numpyro.distributions import constraints, transforms
+from numpyro.distributions.util import validate_sample
 
 
 def tril_matrix(t, n, diagonal):
@@ -83,3 +88,18 @@ class CorrCholeskyTransform(transforms.CorrCholeskyTransform):
 @transforms.biject_to.register(constraints.corr_cholesky)
 def _transform_to_corr_cholesky(constraint):
     return CorrCholeskyTransform()
+
+
+class LKJCholesky(dist.LKJCholesky):
+    """NumPyro's ``LKJCholesky`` with the factor's diagonal read by a mask: NumPyro's
+    ``log_prob`` gathers it (``value[..., i, i]``), and the gradient of that gather is a scatter,
+    a loop in every gradient of the prior (MAP, Laplace, VI, NUTS). The value is NumPyro's to the
+    bit: the same unnormalised term, plus NumPyro's own log density at the identity, where that
+    term is 0, which is minus its normalising constant."""
+
+    @validate_sample  # as NumPyro's: with validation on, -inf outside the support
+    def log_prob(self, value):
+        D = self.dimension
+        order = 2 * jnp.expand_dims(self.concentration, axis=-1) - ((3 - D) + jnp.arange(1, D))
+        diagonal = jnp.sum(jnp.where(jnp.eye(D, dtype=bool), value, 0.0), axis=-1)[..., 1:]
+        return jnp.sum(order * jnp.log(diagonal), axis=-1) + super().log_prob(jnp.eye(D))

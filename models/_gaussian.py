@@ -34,6 +34,7 @@ from jax.scipy.special import logsumexp
 from numpyro.distributions import constraints
 
 from ._components import ComponentNormal, cholesky_log_densities
+from ._corr_cholesky import LKJCholesky
 from ._priors import Param, sample_params
 
 COVARIANCE_TYPES = ("full", "diag", "spherical", "tied")
@@ -62,7 +63,7 @@ def params(num_groups, num_features, covariance_type, mu_domain=constraints.real
     if covariance_type in ("full", "tied") and D > 1:
         corr_shape = (K, D, D) if covariance_type == "full" else (D, D)
         spec["corr_chol"] = Param(
-            corr_shape, constraints.corr_cholesky, lambda: dist.LKJCholesky(D, _LKJ_CONCENTRATION)
+            corr_shape, constraints.corr_cholesky, lambda: LKJCholesky(D, _LKJ_CONCENTRATION)
         )
     return spec
 

@@ -1,5 +1,5 @@
-"""models._corr_cholesky: NumPyro's bijection onto correlation Cholesky factors to the bit, and a
-program without scatters, gathers or loops, derivatives included."""
+"""models._corr_cholesky: NumPyro's bijection onto correlation Cholesky factors and its LKJ prior
+to the bit, in programs without scatters, gathers or loops, derivatives included."""
 
 import jax
 import jax.extend
@@ -74,3 +74,27 @@ def test_its_hessian_compiles_no_scatter_gather_or_loop():
 def test_a_vector_of_the_wrong_length_is_refused():
     with pytest.raises(ValueError, match="n \\(n - 1\\) / 2 entries; got 4"):
         _corr_cholesky.CorrCholeskyTransform()(jnp.zeros(4))
+
+
+def test_the_lkj_prior_is_numpyros_to_the_bit_and_its_gradient_has_no_scatter():
+    import numpyro.distributions as dist
+
+    n = 4
+    transform = _corr_cholesky.CorrCholeskyTransform()
+    x = 2.0 * np.random.default_rng(2).normal(size=(3, n * (n - 1) // 2))
+    for concentration in (0.5, 2.0, np.array([1.0, 2.0, 3.0])):
+        ours, numpyro = _corr_cholesky.LKJCholesky(n, concentration), dist.LKJCholesky(n, concentration)
+        values = [jax.jit(lambda v, d=d: d.log_prob(transform(v)))(x) for d in (ours, numpyro)]
+        np.testing.assert_array_equal(*values)
+    used = _primitives(jax.make_jaxpr(jax.grad(lambda v: ours.log_prob(transform(v)).sum()))(x).jaxpr)
+    # NumPyro's normaliser, at the constant identity, still gathers: a constant, with no gradient
+    assert not used & {"scatter", "scatter-add", "while"}, used
+    used = _primitives(jax.make_jaxpr(jax.grad(lambda v: numpyro.log_prob(transform(v)).sum()))(x).jaxpr)
+    assert used & {"scatter", "scatter-add"}  # NumPyro's diagonal: the test can tell
+
+
+def test_the_models_default_prior_on_correlation_factors_is_ours():
+    from models import gaussian_classifier, gaussian_mixture
+
+    for module in (gaussian_classifier, gaussian_mixture):
+        assert type(module.params(3)["corr_chol"].default()) is _corr_cholesky.LKJCholesky
