@@ -1,5 +1,6 @@
 """NUTS through the same ``fit`` call, and the one bridge to ArviZ."""
 
+import warnings
 from collections import OrderedDict
 from functools import partial
 
@@ -41,7 +42,11 @@ def test_idata_has_every_group_and_a_finite_loo(mixture_fit):
     assert {"posterior", "sample_stats", "log_likelihood", "observed_data"} <= set(idata.groups())
     assert idata.log_likelihood["X"].shape == (1, 200, 120)
     assert idata.posterior.attrs["method"] == "nuts"
-    loo = import_arviz().loo(idata)
+    # 200 draws of one chain: a Pareto k above 0.57 at some row is chance (and ArviZ warns), not
+    # what this test checks
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Estimated shape parameter of Pareto", UserWarning)
+        loo = import_arviz().loo(idata)
     assert np.isfinite(loo.elpd_loo)
 
 
