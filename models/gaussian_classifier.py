@@ -96,7 +96,9 @@ def predict_log_proba(theta, X):
     ``predict_proba`` underflows to 0 (a confident QDA far from a class)."""
     theta = check_gaussian_theta(theta)
     X = check_features(X, np.shape(theta["mu"])[-1])
-    return jax.nn.log_softmax(jax.jit(_gaussian.log_joint)(X, theta["pi"], theta["mu"], theta["cov"]), axis=-1)
+    # a shared covariance as one per class: LDA and QDA then share one compiled program per shape of X
+    cov = np.broadcast_to(theta["cov"], (*np.shape(theta["mu"]), np.shape(theta["mu"])[-1]))
+    return jax.nn.log_softmax(jax.jit(_gaussian.log_joint)(X, theta["pi"], theta["mu"], cov), axis=-1)
 
 
 def predict_proba(theta, X):
