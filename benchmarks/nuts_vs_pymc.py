@@ -114,6 +114,9 @@ def one_call(args):
 
     if args.side == "pymc":
         import pymc as pm  # noqa: F401  (imported outside the timing, as JAX is for the other two)
+    # ArviZ outside the timing for every side, as PyMC's import imports it: the project imports it
+    # on first use (since 56366db), and the JAX sides' calls would otherwise pay its 0.6 to 0.9 s
+    import arviz  # noqa: F401
     if args.prewarm:
         prewarm(args)
         print(json.dumps({}))
