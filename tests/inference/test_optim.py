@@ -1,9 +1,11 @@
-"""The optimiser's end game: the Newton polish after a stalled L-BFGS run, with the Hessian by
-autodiff or in closed form (``hessian_fn``)."""
+"""The optimiser: L-BFGS against optax's own (the same path, one compiled copy of the objective),
+and its end game, the Newton polish after a stalled run, with the Hessian by autodiff or in
+closed form (``hessian_fn``)."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from inference import optim
@@ -45,3 +47,70 @@ def test_a_stalled_search_is_polished_to_the_gradient_test(hessian_fn):
     # polished three times from a gradient of about 1e-3, the end is at round-off too
     np.testing.assert_allclose(result.params["x"], x, rtol=0, atol=1e-13)
     np.testing.assert_allclose(result.hessian, jax.hessian(lambda x: loss({"x": x}))(result.params["x"]), rtol=1e-12)
+
+
+def rosenbrock(x):
+    return jnp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def log_barrier(x):
+    # defined for x > 0 only: a trial step of 1 from near the boundary leaves the domain (NaN)
+    return jnp.sum(x - 2.0 * jnp.log(x)) + 0.5 * jnp.sum(x[1:] * x[:-1])
+
+
+def optax_lbfgs(fun, x, *, max_iter):
+    """optax's own L-BFGS loop, as its documentation writes it, scanned: the reference path."""
+    solver = optax.lbfgs()
+    value_and_grad = optax.value_and_grad_from_state(fun)
+
+    def step(carry, _):
+        x, state = carry
+        value, grad = value_and_grad(x, state=state)
+        updates, state = solver.update(grad, state, x, value=value, grad=grad, value_fn=fun)
+        x = optax.apply_updates(x, updates)
+        return (x, state), x
+
+    return np.asarray(jax.jit(lambda x: jax.lax.scan(step, (x, solver.init(x)), length=max_iter)[1])(x))
+
+
+@pytest.mark.parametrize(("fun", "start"), [
+    (rosenbrock, np.array([-1.2, 1.0, -0.5, 0.8, 1.5])),
+    (log_barrier, np.array([0.05, 3.0, 0.2, 40.0])),
+], ids=["rosenbrock", "log barrier"])
+def test_the_line_search_takes_optax_zoom_steps(fun, start):
+    # the same algorithm in another shape (one evaluation per pass, both phases by jnp.where):
+    # every trial and its decisions are the same arithmetic, so the steps agree to round-off
+    # along a direction (the first L-BFGS steps); the path drifts apart only as round-off grows
+    # along a chaotic path, so it is compared over its first steps
+    num_steps = 12
+    path = optax_lbfgs(fun, jnp.asarray(start), max_iter=num_steps)
+    params, losses, k, *_, status = jax.jit(lambda x: optim._lbfgs(fun, x, max_iter=num_steps, gtol=0.0, ftol=0.0))(
+        jnp.asarray(start))
+    assert int(status) == optim.MAX_ITER and int(k) == num_steps
+    np.testing.assert_allclose(losses[1:], jax.vmap(fun)(path), rtol=1e-12)
+    np.testing.assert_allclose(params, path[-1], rtol=1e-10)
+
+
+@pytest.mark.parametrize(("fun", "start", "minimum"), [
+    (rosenbrock, np.array([-1.2, 1.0, -0.5, 0.8, 1.5]), np.ones(5)),
+    (log_barrier, np.array([0.05, 3.0, 0.2, 40.0]), None),
+], ids=["rosenbrock", "log barrier"])
+def test_lbfgs_converges_to_the_minimum_with_one_copy_of_the_gradient(fun, start, minimum):
+    if minimum is None:  # the reference minimum: optax's L-BFGS to round-off
+        minimum = optax_lbfgs(fun, jnp.asarray(start), max_iter=200)[-1]
+    run = jax.jit(lambda x: optim._lbfgs(fun, x, max_iter=1000, gtol=1e-10, ftol=0.0))
+    params, losses, k, grad, grad_norm, status = run(jnp.asarray(start))
+    assert int(status) == optim.GRADIENT_SMALL and float(grad_norm) <= 1e-10
+    # both minima are well conditioned (Hessians of condition number below 3e3): a gradient of
+    # 1e-10 puts the point within about 1e-9 of the minimum
+    np.testing.assert_allclose(params, minimum, rtol=0, atol=1e-8)
+    # the gradient returned is the one at the returned point: up to the round-off of its terms,
+    # up to about 1e2 in size (another program sums them)
+    np.testing.assert_allclose(grad, jax.grad(fun)(params), rtol=0, atol=1e-13)
+    assert np.all(np.diff(np.asarray(losses)[: int(k) + 1]) <= 0)  # the line search only descends
+    # each call site of the objective is traced (and compiled) once: the start and the line
+    # search share the loop's one (optax's lbfgs has three)
+    traced = []
+    jax.jit(lambda x: optim._lbfgs(lambda v: traced.append(1) or fun(v), x, max_iter=10, gtol=0.0, ftol=0.0)).lower(
+        jnp.asarray(start))
+    assert len(traced) == 1
