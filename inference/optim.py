@@ -84,48 +84,51 @@ def _status(k, value, prev, grad_norm, *, max_iter, gtol, ftol):
     )
 
 
-def _polished_hessian(loss_fn, params, grad, grad_norm, polish, num_steps=3, hessian_fn=None):
+def _polished_hessian(loss_fn, params, value, grad, grad_norm, polish, num_steps=3, hessian_fn=None):
     """The Hessian at the end, after up to ``num_steps`` Newton steps when ``polish``.
 
     Near the optimum the objective changes below its own round-off, so a line search on it
     stalls (``NO_PROGRESS``/``STALLED``) while the gradient, which is computed to full
     precision, still says where the optimum is: a Newton step on it needs no objective value.
-    Each step is kept only if it lowers the gradient norm. One loop evaluates the gradient and
-    the Hessian together, at the end and at each candidate, so the program holds the objective's
-    second derivatives once (each copy is compiled); a run that does not polish evaluates them
+    Each step is kept only if it lowers the gradient norm. One loop evaluates the objective, its
+    gradient and its Hessian together, at the end and at each candidate, so the program holds
+    the objective's second derivatives once (each copy is compiled), and no copy of the
+    objective alone for the polished point's value; a run that does not polish evaluates them
     once. ``hessian_fn(params)``, when given, is the Hessian over the flattened parameters
-    (``ravel_pytree``'s order) in closed form; then the gradient at the end is ``grad``, the
-    caller's, not evaluated again (autodiff's Hessian gives it for free). Returns
-    ``(params, grad_norm, hessian)``.
+    (``ravel_pytree``'s order) in closed form; then the value and gradient at the end are
+    ``value`` and ``grad``, the caller's, not evaluated again (autodiff's Hessian gives them for
+    free). Returns ``(params, value, grad_norm, hessian)``.
     """
     flat, unravel = ravel_pytree(params)
-    known = ravel_pytree(grad)[0]
-    gradient = jax.grad(lambda v: loss_fn(unravel(v)))
+    known = (value, ravel_pytree(grad)[0])
+    value_and_gradient = jax.value_and_grad(lambda v: loss_fn(unravel(v)))
 
-    def gradient_and_hessian(k, v):
+    def derivatives(k, v):
         if hessian_fn is not None:
-            return lax.cond(k == 0, lambda _: known, gradient, v), hessian_fn(unravel(v))
-        # forward over reverse, as jax.hessian, keeping the gradient: the primal of each column's jvp
+            return *lax.cond(k == 0, lambda _: known, value_and_gradient, v), hessian_fn(unravel(v))
+        # forward over reverse, as jax.hessian, keeping the value and gradient: each column's primal
         basis = jnp.eye(v.size, dtype=v.dtype)
-        return jax.vmap(lambda t: jax.jvp(gradient, (v,), (t,)), out_axes=(None, 0))(basis)
+        (f, g), (_, h) = jax.vmap(lambda t: jax.jvp(value_and_gradient, (v,), (t,)), out_axes=(None, 0))(basis)
+        return f, g, h
 
     def step(carry):
         # the candidate is the start at k = 0, then the Newton step from the best point so far
-        k, best, norm, g, h, candidate, _ = carry
-        new_g, new_h = gradient_and_hessian(k, candidate)
+        k, best, f, norm, g, h, candidate, _ = carry
+        new_f, new_g, new_h = derivatives(k, candidate)
         new_norm = jnp.max(jnp.abs(new_g), initial=0.0)
         better = (k == 0) | (jnp.all(jnp.isfinite(candidate)) & (new_norm < norm))
-        best, g, h = (jnp.where(better, new, old) for new, old in ((candidate, best), (new_g, g), (new_h, h)))
+        best, f, g, h = (jnp.where(better, new, old) for new, old in
+                         ((candidate, best), (new_f, f), (new_g, g), (new_h, h)))
         norm = jnp.where(better & (k > 0), new_norm, norm)
         h = 0.5 * (h + h.T)
         # a kept step moves the best point, so the loop goes round again for a step from there
-        return k + 1, best, norm, g, h, best - jnp.linalg.solve(h, g), polish & better & (k < num_steps)
+        return k + 1, best, f, norm, g, h, best - jnp.linalg.solve(h, g), polish & better & (k < num_steps)
 
     size = flat.size
     zeros = jnp.zeros((size, size), flat.dtype)
-    carry = (0, flat, grad_norm, jnp.zeros_like(flat), zeros, flat, jnp.asarray(True))
-    _, flat, grad_norm, _, h, _, _ = lax.while_loop(lambda c: c[6], step, carry)
-    return unravel(flat), grad_norm, h
+    carry = (0, flat, value, grad_norm, jnp.zeros_like(flat), zeros, flat, jnp.asarray(True))
+    _, flat, value, grad_norm, _, h, _, _ = lax.while_loop(lambda c: c[7], step, carry)
+    return unravel(flat), value, grad_norm, h
 
 
 def _lbfgs(loss_fn, params, *, max_iter, gtol, ftol):
@@ -281,11 +284,12 @@ def _second_order(loss_fn, result, grad, *, gtol, polish, max_hessian_size, hess
     params, losses, k, grad_norm, status, _, _ = result
     min_eigenvalue, hessian = jnp.asarray(jnp.nan, dtype=losses.dtype), None
     if ravel_pytree(params)[0].size <= max_hessian_size:
-        params, grad_norm, hessian = _polished_hessian(loss_fn, params, grad, grad_norm, polish, hessian_fn=hessian_fn)
+        params, value, grad_norm, hessian = _polished_hessian(loss_fn, params, losses[k], grad, grad_norm, polish,
+                                                              hessian_fn=hessian_fn)
         status = jnp.where(polish & (grad_norm <= gtol), GRADIENT_SMALL, status)
         status = jnp.where(polish & (grad_norm > gtol) & (grad_norm <= 100 * gtol), NO_PROGRESS, status)
-        # the objective again only where the polish moved the end (a where would evaluate it always)
-        losses = losses.at[k].set(lax.cond(polish, loss_fn, lambda _: losses[k], params))
+        # the search's own value where the polish did not run (autodiff's is another program's bits)
+        losses = losses.at[k].set(jnp.where(polish, value, losses[k]))
         eigenvalues = jnp.linalg.eigvalsh(hessian)
         min_eigenvalue, scale = eigenvalues[0], jnp.max(jnp.abs(eigenvalues))
         # a Hessian by autodiff is exact up to round-off (~1e-15 of the largest eigenvalue): a
