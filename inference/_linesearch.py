@@ -7,14 +7,17 @@ Wolfe conditions on ``phi(t) = f(x + t d)``:
     |phi'(t)| <= c2 |phi'(0)|           (curvature, c2 = 0.9)
 
 first doubling ``t`` from 1 until an interval holds such a step, then shrinking the interval by
-cubic, quadratic or bisection steps. The algorithm, its tolerances and its fall-back to the
-best step with sufficient decrease (a "safe" step) after 20 trials are those of optax's
-``zoom_linesearch`` (optax 0.2.8, with Hager and Zhang's approximate Wolfe test), which this
-module follows line by line in a different shape.
+cubic, quadratic or bisection steps. It ends ``done`` when a trial meets both conditions, or
+``failed`` after 20 trials or on an interval shorter than 1e-5 (once some trial had sufficient
+decrease); a failed search ends on the best trial with sufficient decrease (the "safe" step)
+if there is one, on step 0 if the last trial left the objective's domain, and otherwise on the
+last trial. The algorithm and its tolerances are those of optax's ``zoom_linesearch`` (optax
+0.2.8, with Hager and Zhang's approximate Wolfe test), which this module follows line by line
+in a different shape.
 
 The shape is the point. optax evaluates the objective inside each phase, and picks the phase
 with a ``lax.cond``: each of its two branches holds a compiled copy of the objective's
-gradient, and L-BFGS a third for its start. Here the caller evaluates: :func:`stepsize` says
+gradient, and L-BFGS a third for its start. Here the caller evaluates: :func:`next_trial` says
 where to, :func:`update` takes ``phi(t)`` and ``phi'(t)`` (and the gradient, which it keeps for
 the accepted step), and both phases are arithmetic on scalars, so a minimiser holds the
 gradient once (:func:`inference.optim.minimize`).
@@ -39,7 +42,8 @@ class ZoomState(NamedTuple):
     value, slope and gradient, the bracketing interval ``[low, high]`` once ``interval_found``,
     the reference point of the cubic step, and the best step with sufficient decrease
     (``safe_*``, step 0 until one is found). ``done``: the strong Wolfe conditions hold at the
-    last trial; ``failed``: the search gave up, and the last trial was replaced by the safe step."""
+    last trial; ``failed``: the search gave up. Either way ``stepsize``, ``value`` and ``grad``
+    are where it ends (the module docstring says where a failed search ends)."""
 
     count: jnp.ndarray
     interval_found: jnp.ndarray
@@ -64,8 +68,8 @@ class ZoomState(NamedTuple):
     safe_grad: jnp.ndarray
 
 
-def init(value, grad, slope):
-    """The search from a point with ``value`` and ``grad``, along a direction of ``slope``
+def init(value, slope, grad):
+    """The search from a point with ``value`` and ``grad``, along a direction ``d`` of ``slope``
     ``grad . d`` (negative for a descent direction)."""
     zero = jnp.zeros((), jnp.result_type(value))
     false = jnp.asarray(False)
@@ -94,7 +98,7 @@ def _quadmin(a, fa, fpa, b, fb):
     return a - fpa / (2.0 * (fb - fa - fpa * db) / db**2)
 
 
-def stepsize(state):
+def next_trial(state):
     """The next trial step: 1, then doubled, until an interval is found; then the interval's
     cubic minimiser, or its quadratic one, or its middle, whichever falls well inside."""
     grown = jnp.where(state.count == 0, jnp.ones_like(state.stepsize), INCREASE_FACTOR * state.stepsize)
@@ -126,50 +130,44 @@ def _pick(condition, new, old):
 
 
 def update(state, t, value, slope, grad):
-    """The search after the trial at step ``t`` gave ``value``, ``slope`` (``grad . d``) and ``grad``.
-
-    When the search gives up (``failed``), the state's step, value and gradient are the safe
-    step's, or, if no trial had sufficient decrease, the start's (step 0).
-    """
+    """The search after the trial at step ``t`` gave ``value``, ``slope`` (``grad . d``) and ``grad``."""
     decrease, curvature = _errors(state, t, value, slope)
     met = jnp.maximum(decrease, curvature) <= 0.0
-    sufficient = decrease <= 0.0
     trial = (t, value, slope)
     last = (state.stepsize, state.value, state.slope)
     low, high = (state.low, state.value_low, state.slope_low), (state.high, state.value_high, state.slope_high)
 
     # Algorithm 3.5: does [last, t] (or [t, last]) bracket a step that meets the conditions?
-    past_high = (decrease > 0.0) | ((value >= state.value) & (state.count > 0))
-    past_low = (slope >= 0.0) & ~past_high
-    grow_low, grow_high = _pick(past_low, trial, last), _pick(past_low, last, trial)
-    grow_found = past_high | past_low | met
+    set_high_to_new = (decrease > 0.0) | ((value >= state.value) & (state.count > 0))
+    set_low_to_new = (slope >= 0.0) & ~set_high_to_new
+    grow_low, grow_high = _pick(set_low_to_new, trial, last), _pick(set_low_to_new, last, trial)
+    grow_found = set_high_to_new | set_low_to_new | met
 
     # Algorithm 3.6: t replaces one end of the interval
-    to_high = (decrease > 0.0) | (value >= state.value_low)
-    flip = (slope * (state.high - state.low) >= 0.0) & ~to_high
-    zoom_high = _pick(flip, low, _pick(to_high, trial, high))
-    zoom_low = _pick(to_high, low, trial)
-    zoom_ref = _pick(to_high | flip, high[:2], low[:2])
+    set_high_to_trial = (decrease > 0.0) | (value >= state.value_low)
+    set_high_to_low = (slope * (state.high - state.low) >= 0.0) & ~set_high_to_trial
+    zoom_high = _pick(set_high_to_low, low, _pick(set_high_to_trial, trial, high))
+    zoom_low = _pick(set_high_to_trial, low, trial)
+    # the cubic's third point: the end that t displaced
+    zoom_ref = _pick(set_high_to_trial | set_high_to_low, high, low)
     too_small = jnp.abs(state.high - state.low) <= INTERVAL_THRESHOLD
 
     zoom = state.interval_found
     new_low, new_high = _pick(zoom, zoom_low, grow_low), _pick(zoom, zoom_high, grow_high)
-    cubic_ref = _pick(zoom, zoom_ref, grow_low[:2])
-    safer = sufficient & (~zoom | (value < state.safe_value))
-    safe = (jnp.where(safer, t, state.safe_stepsize), jnp.where(safer, value, state.safe_value),
-            jnp.where(safer, grad, state.safe_grad))
-    gave_up = (state.count + 1 >= MAX_TRIALS) | (zoom & too_small & (safe[0] > 0.0))
+    ref_step, ref_value, _ = _pick(zoom, zoom_ref, grow_low)
+    # the doubling phase keeps the latest trial with sufficient decrease, the zoom the lowest
+    safer = (decrease <= 0.0) & (~zoom | (value < state.safe_value))
+    safe_t, safe_value, safe_grad = _pick(safer, (t, value, grad), (state.safe_stepsize, state.safe_value, state.safe_grad))
+    gave_up = (state.count + 1 >= MAX_TRIALS) | (zoom & too_small & (safe_t > 0.0))
     failed = gave_up & ~met
-
-    # a failed search ends on the safe step; outside the objective's domain, even on step 0
-    fall_back = failed & ((safe[0] > 0.0) | jnp.isinf(decrease))
-    end_t, end_value, end_grad = _pick(fall_back, safe, (t, value, grad))
+    fall_back = failed & ((safe_t > 0.0) | jnp.isinf(decrease))
+    end_t, end_value, end_grad = _pick(fall_back, (safe_t, safe_value, safe_grad), (t, value, grad))
     return ZoomState(
-        count=state.count + 1, interval_found=jnp.where(zoom, True, grow_found), done=met, failed=failed,
+        count=state.count + 1, interval_found=zoom | grow_found, done=met, failed=failed,
         stepsize=end_t, value=end_value, slope=slope, grad=end_grad,
         value_init=state.value_init, slope_init=state.slope_init,
         low=new_low[0], value_low=new_low[1], slope_low=new_low[2],
         high=new_high[0], value_high=new_high[1], slope_high=new_high[2],
-        cubic_ref=cubic_ref[0], value_cubic_ref=cubic_ref[1],
-        safe_stepsize=safe[0], safe_value=safe[1], safe_grad=safe[2],
+        cubic_ref=ref_step, value_cubic_ref=ref_value,
+        safe_stepsize=safe_t, safe_value=safe_value, safe_grad=safe_grad,
     )

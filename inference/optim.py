@@ -101,22 +101,25 @@ def _polished_hessian(loss_fn, params, value, grad, grad_norm, polish, num_steps
     """
     flat, unravel = ravel_pytree(params)
     known = (value, ravel_pytree(grad)[0])
-    value_and_gradient = jax.value_and_grad(lambda v: loss_fn(unravel(v)))
+    value_and_gradient = jax.value_and_grad(lambda v: loss_fn(unravel(v)).astype(jnp.result_type(value)))
 
     def derivatives(k, v):
         if hessian_fn is not None:
-            return *lax.cond(k == 0, lambda _: known, value_and_gradient, v), hessian_fn(unravel(v))
+            f, g = lax.cond(k == 0, lambda _: known, value_and_gradient, v)
+            return f, g, hessian_fn(unravel(v))
         # forward over reverse, as jax.hessian, keeping the value and gradient: each column's primal
         basis = jnp.eye(v.size, dtype=v.dtype)
         (f, g), (_, h) = jax.vmap(lambda t: jax.jvp(value_and_gradient, (v,), (t,)), out_axes=(None, 0))(basis)
-        return f, g, h
+        # at the end itself, the caller's value: the same to round-off, and the trace keeps its bits
+        return jnp.where(k == 0, value, f), g, h
 
     def step(carry):
         # the candidate is the start at k = 0, then the Newton step from the best point so far
         k, best, f, norm, g, h, candidate, _ = carry
         new_f, new_g, new_h = derivatives(k, candidate)
         new_norm = jnp.max(jnp.abs(new_g), initial=0.0)
-        better = (k == 0) | (jnp.all(jnp.isfinite(candidate)) & (new_norm < norm))
+        finite = jnp.all(jnp.isfinite(candidate)) & jnp.isfinite(new_f)
+        better = (k == 0) | (finite & (new_norm < norm))
         best, f, g, h = (jnp.where(better, new, old) for new, old in
                          ((candidate, best), (new_f, f), (new_g, g), (new_h, h)))
         norm = jnp.where(better & (k > 0), new_norm, norm)
@@ -131,55 +134,76 @@ def _polished_hessian(loss_fn, params, value, grad, grad_norm, polish, num_steps
     return unravel(flat), value, grad_norm, h
 
 
+class _LBFGSState(NamedTuple):
+    """L-BFGS's loop: the current point ``x``, the ``direction`` from it, optax's memory of
+    differences, the line search along the direction, the steps taken and the objective's trace."""
+
+    x: jnp.ndarray
+    direction: jnp.ndarray
+    memory: optax.ScaleByLBFGSState
+    search: _linesearch.ZoomState
+    k: jnp.ndarray
+    losses: jnp.ndarray
+    status: jnp.ndarray
+    grad_norm: jnp.ndarray
+    first: jnp.ndarray
+
+
 def _lbfgs(loss_fn, params, *, max_iter, gtol, ftol):
     """L-BFGS (optax's ``scale_by_lbfgs``: ten pairs of memory, the first step scaled to length
     at most 1) with the zoom line search of :mod:`inference._linesearch`, in one loop of which
     each pass evaluates the objective and its gradient once: at the start on the first pass,
     then at the line search's trial steps. A pass whose search ends takes its step and the new
     direction. So the program holds one compiled copy of the gradient, where optax's ``lbfgs``
-    holds three (its start and each branch of its line search's phases). The path is optax's to
-    round-off (``tests/inference/test_optim.py``); the mixture's ML program on iris (K = 3, full,
-    with its Hessian) compiled in 2.75, 2.37, 1.85 s of XLA against 4.09, 3.94, 2.47 s with
-    optax's ``lbfgs``, in interleaved runs, its MAP program in 2.38, 1.75, 2.16 s against 4.27,
-    3.87, 2.82 s."""
-    flat, unravel = ravel_pytree(params)
-    value_and_grad = jax.value_and_grad(lambda v: loss_fn(unravel(v)))
-    dtype = flat.dtype
-    losses = jnp.full(max_iter + 1, jnp.nan, dtype=dtype)
-    memory = optax.scale_by_lbfgs()
-    # the first pass evaluates the start: a search along d = 0 from it, ended by that pass
-    nan = jnp.asarray(jnp.nan, dtype)
-    search = _linesearch.init(nan, jnp.zeros_like(flat), nan)
+    holds three (its start and each branch of its line search's phases), and the mixture's
+    programs compile about a third faster (``benchmarks/README.md``); the path is optax's to
+    round-off (``tests/inference/test_optim.py``).
 
-    def step(carry):
-        x, direction, memory_state, search, k, losses, status, grad_norm, first = carry
-        t = jnp.where(first, 0.0, _linesearch.stepsize(search))
-        value, grad = value_and_grad(x + t * direction)
-        search = _linesearch.update(search, t, value, grad @ direction, grad)
+    The loop runs in JAX's default float (float64 with x64) or the parameters' dtype if wider,
+    whatever the objective returns; ``unravel`` gives each parameter back its own dtype.
+    """
+    flat, unravel_flat = ravel_pytree(params)
+    dtype = jnp.promote_types(flat.dtype, jax.dtypes.canonicalize_dtype(jnp.float64))
+    flat = flat.astype(dtype)
+
+    def unravel(v):
+        return jax.tree.map(lambda new, old: new.astype(jnp.result_type(old)), unravel_flat(v), params)
+
+    value_and_grad = jax.value_and_grad(lambda v: loss_fn(unravel(v)).astype(dtype))
+    memory = optax.scale_by_lbfgs()
+
+    def step(state):
+        t = jnp.where(state.first, 0.0, _linesearch.next_trial(state.search))
+        value, grad = value_and_grad(state.x + t * state.direction)
+        search = _linesearch.update(state.search, t, value, grad @ state.direction, grad)
 
         def accept(_):
-            # the start on the first pass, the line search's step after it
+            # the start on the first pass, the line search's end after it
+            first, k = state.first, state.k
             new_value, new_grad = jnp.where(first, value, search.value), jnp.where(first, grad, search.grad)
             new_k = jnp.where(first, 0, k + 1)
             new_norm = jnp.max(jnp.abs(new_grad), initial=0.0)
-            new_status = _status(new_k, new_value, jnp.where(first, jnp.nan, losses[k]), new_norm,
-                                 max_iter=max_iter, gtol=gtol, ftol=ftol)
+            status = _status(new_k, new_value, jnp.where(first, jnp.nan, state.losses[k]), new_norm,
+                             max_iter=max_iter, gtol=gtol, ftol=ftol)
             # a step to a non-finite point is not taken: the result stays the last finite one
-            new_x = jnp.where(first | (new_status == NOT_FINITE), x, x + search.stepsize * direction)
-            preconditioned, new_memory = memory.update(new_grad, memory_state, new_x)
-            new_search = _linesearch.init(new_value, new_grad, -new_grad @ preconditioned)
-            return (new_x, -preconditioned, new_memory, new_search, new_k, losses.at[new_k].set(new_value),
-                    new_status, new_norm, jnp.asarray(False))
+            x = jnp.where(first | (status == NOT_FINITE), state.x, state.x + search.stepsize * state.direction)
+            preconditioned, new_memory = memory.update(new_grad, state.memory, x)
+            return _LBFGSState(x, -preconditioned, new_memory,
+                               _linesearch.init(new_value, -new_grad @ preconditioned, new_grad), new_k,
+                               state.losses.at[new_k].set(new_value), status, new_norm, jnp.asarray(False))
 
-        carry = (x, direction, memory_state, search, k, losses, status, grad_norm, first)
-        return lax.cond(first | search.done | search.failed, accept, lambda _: carry, None)
+        searching = state._replace(search=search)
+        return lax.cond(state.first | search.done | search.failed, accept, lambda _: searching, None)
 
-    carry = (flat, jnp.zeros_like(flat), memory.init(flat), search, jnp.asarray(0), losses,
-             jnp.asarray(RUNNING), jnp.asarray(jnp.inf, dtype), jnp.asarray(True))
-    flat, _, _, search, k, losses, status, grad_norm, _ = lax.while_loop(lambda c: c[6] == RUNNING, step, carry)
+    # the first pass evaluates the start: a search along d = 0 from it, ended by that pass
+    nan = jnp.asarray(jnp.nan, dtype)
+    state = _LBFGSState(flat, jnp.zeros_like(flat), memory.init(flat), _linesearch.init(nan, nan, jnp.zeros_like(flat)),
+                        jnp.asarray(0), jnp.full(max_iter + 1, jnp.nan, dtype), jnp.asarray(RUNNING),
+                        jnp.asarray(jnp.inf, dtype), jnp.asarray(True))
+    state = lax.while_loop(lambda state: state.status == RUNNING, step, state)
     # the gradient at the end (the last search starts from it), except after a refused step to
     # a non-finite point (never polished)
-    return unravel(flat), losses, k, unravel(search.grad), grad_norm, status
+    return unravel(state.x), state.losses, state.k, unravel(state.search.grad), state.grad_norm, state.status
 
 
 def _adam(loss_fn, params, *, max_iter, gtol, learning_rate, batch_loss_fn, rng_key):
@@ -283,13 +307,12 @@ def _second_order(loss_fn, result, grad, *, gtol, polish, max_hessian_size, hess
     is the gradient at the end."""
     params, losses, k, grad_norm, status, _, _ = result
     min_eigenvalue, hessian = jnp.asarray(jnp.nan, dtype=losses.dtype), None
-    if ravel_pytree(params)[0].size <= max_hessian_size:
+    if 0 < ravel_pytree(params)[0].size <= max_hessian_size:  # nothing to check without a parameter
         params, value, grad_norm, hessian = _polished_hessian(loss_fn, params, losses[k], grad, grad_norm, polish,
                                                               hessian_fn=hessian_fn)
         status = jnp.where(polish & (grad_norm <= gtol), GRADIENT_SMALL, status)
         status = jnp.where(polish & (grad_norm > gtol) & (grad_norm <= 100 * gtol), NO_PROGRESS, status)
-        # the search's own value where the polish did not run (autodiff's is another program's bits)
-        losses = losses.at[k].set(jnp.where(polish, value, losses[k]))
+        losses = losses.at[k].set(value)  # the search's own, unless a Newton step was kept
         eigenvalues = jnp.linalg.eigvalsh(hessian)
         min_eigenvalue, scale = eigenvalues[0], jnp.max(jnp.abs(eigenvalues))
         # a Hessian by autodiff is exact up to round-off (~1e-15 of the largest eigenvalue): a

@@ -117,3 +117,19 @@ def test_lbfgs_converges_to_the_minimum_with_one_copy_of_the_gradient(fun, start
     jax.jit(lambda x: optim._lbfgs(lambda v: traced.append(1) or fun(v), x, max_iter=10, gtol=0.0, ftol=0.0)).lower(
         jnp.asarray(start))
     assert len(traced) == 1
+
+
+def test_float32_parameters_of_a_float64_objective_are_fitted_in_float64():
+    # the loop runs in the wider dtype (x64 is on in the suite) and gives each parameter its own back
+    target = np.array([0.25, -1.5])
+    result = jax.jit(lambda p: optim.minimize(lambda p: jnp.sum((p["a"] - target) ** 2), p))(
+        {"a": jnp.zeros(2, jnp.float32)})
+    assert result.params["a"].dtype == jnp.float32 and result.losses.dtype == jnp.float64
+    assert int(result.status) == optim.GRADIENT_SMALL
+    np.testing.assert_array_equal(result.params["a"], target.astype(np.float32))
+
+
+def test_no_parameter_is_converged_at_once():
+    result = jax.jit(lambda p: optim.minimize(lambda p: jnp.asarray(2.5), p))({})
+    assert int(result.status) == optim.GRADIENT_SMALL and int(result.num_steps) == 0
+    assert result.hessian is None and float(result.losses[0]) == 2.5
