@@ -178,15 +178,15 @@ def _lbfgs(loss_fn, params, *, max_iter, gtol, ftol):
         search = _linesearch.update(state.search, t, value, grad @ state.direction, grad)
 
         def accept(_):
-            # the start on the first pass, the line search's end after it
+            # the search's end: on the first pass its one trial, step 0 along d = 0, the start
             first, k = state.first, state.k
-            new_value, new_grad = jnp.where(first, value, search.value), jnp.where(first, grad, search.grad)
+            new_value, new_grad = search.value, search.grad
             new_k = jnp.where(first, 0, k + 1)
-            new_norm = jnp.max(jnp.abs(new_grad), initial=0.0)
+            new_norm = _max_abs(new_grad)
             status = _status(new_k, new_value, jnp.where(first, jnp.nan, state.losses[k]), new_norm,
                              max_iter=max_iter, gtol=gtol, ftol=ftol)
             # a step to a non-finite point is not taken: the result stays the last finite one
-            x = jnp.where(first | (status == NOT_FINITE), state.x, state.x + search.stepsize * state.direction)
+            x = jnp.where(status == NOT_FINITE, state.x, state.x + search.stepsize * state.direction)
             preconditioned, new_memory = memory.update(new_grad, state.memory, x)
             return _LBFGSState(x, -preconditioned, new_memory,
                                _linesearch.init(new_value, -new_grad @ preconditioned, new_grad), new_k,
