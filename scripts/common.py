@@ -12,12 +12,14 @@ import contextlib
 import csv
 import gc
 import inspect
+import multiprocessing
 import os
 import shutil
 import sys
 import tempfile
 import time
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 from typing import NamedTuple
 
 import jax
@@ -31,7 +33,7 @@ from jax._src import monitoring  # noqa: E402  (the compile-event listener has n
 
 from inference import METHODS, ConvergenceWarning, fit  # noqa: E402
 from inference.compare import align, compare  # noqa: E402
-from inference.xla import compile_faster, keep_every_program  # noqa: E402
+from inference.xla import compile_faster, keep_every_program, runtime_started  # noqa: E402
 
 # JAX's persistent compilation cache: a second run of any script reuses the compiled programs of
 # the first, every one of them (inference.xla.keep_every_program). PGM_JAX_CACHE names the
@@ -83,6 +85,40 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def add_jobs_arg(parser, what):
+    """``--jobs``: processes at once, by default one per CPU core; ``what`` says what runs beside the main fits."""
+    parser.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1,
+                        help=f"processes at once (default: one per CPU core): {what} in the others")
+
+
+@contextlib.contextmanager
+def in_background(workers, function, tasks, *, spawn=False):
+    """``function(*task)`` for each of ``tasks`` in ``workers`` other processes, started now: yields
+    their futures, in the order of ``tasks``; or None (do the work here) when ``workers < 1``, or
+    when JAX's runtime has started, unless ``spawn``.
+
+    The processes are forked before JAX's runtime starts, so they inherit every imported module
+    (a spawned process imports them again: 3.5 s) and each starts a runtime of its own; once the
+    runtime has started, a fork would copy its threads mid-state, so they are spawned, or with
+    ``spawn=False`` not started at all. Most of a fit's time on shipped data is XLA compiling its
+    programs, one core each: the other processes' fits run beside this one's. Leaving the block
+    with an error cancels the tasks not yet started.
+    """
+    started = runtime_started()
+    if workers < 1 or (started and not spawn):
+        yield None
+        return
+    context = multiprocessing.get_context("spawn" if started else "fork")
+    pool = ProcessPoolExecutor(workers, mp_context=context)
+    try:
+        # submitted at once: ProcessPoolExecutor starts its processes at the first submit
+        yield [pool.submit(function, *task) for task in tasks]
+    except BaseException:
+        pool.shutdown(cancel_futures=True)
+        raise
+    pool.shutdown()
 
 
 def add_output_args(parser, default="out"):

@@ -23,11 +23,9 @@ cache, so a second run would compile NUTS and VI again.
 import argparse
 import contextlib
 import io
-import multiprocessing
 import os
 import time
 import types
-from concurrent.futures import ProcessPoolExecutor
 
 import common
 import gaussian_classifier
@@ -37,7 +35,6 @@ import logistic_regression
 import pushforward
 import report
 
-from inference.xla import runtime_started
 
 SCRIPTS = {
     "linear_regression": linear_regression,
@@ -58,8 +55,8 @@ def script_argv(args, name):
     argv.append("--progress-bar" if args.progress_bar else "--no-progress-bar")
     if name == "gaussian_classifier":
         argv += ["--curve-repeats", str(args.curve_repeats)]
-    if name == "gaussian_mixture":
-        argv += ["--max-k", str(args.max_k)]
+    if name == "gaussian_mixture":  # its choice of K in this process: the models' processes take the cores
+        argv += ["--max-k", str(args.max_k), "--jobs", "1"]
     return argv
 
 
@@ -81,18 +78,17 @@ def main(args):
     start = time.perf_counter()
     jobs = min(args.jobs, len(args.models))
     order = sorted(args.models, key=LONGEST_FIRST.index)
-    if jobs == 1:
-        outcomes = [SCRIPTS[name].main(SCRIPTS[name].build_parser().parse_args(script_argv(args, name)))
-                    for name in args.models]
-    else:
-        # forked before JAX's runtime starts, with every module imported (a spawned process imports
-        # them again: 3.5 s); once it has started, spawned: a fork would copy its threads mid-state
-        context = multiprocessing.get_context("spawn" if runtime_started() else "fork")
-        with ProcessPoolExecutor(jobs, mp_context=context) as pool:
-            pending = {name: pool.submit(run_script, name, script_argv(args, name)) for name in order}
+    tasks = [(name, script_argv(args, name)) for name in order]
+    # forked before JAX's runtime starts, or spawned once it has (common.in_background)
+    with common.in_background(jobs if jobs > 1 else 0, run_script, tasks, spawn=True) as pending:
+        if pending is None:  # one job: the scripts in this process
+            outcomes = [SCRIPTS[name].main(SCRIPTS[name].build_parser().parse_args(script_argv(args, name)))
+                        for name in args.models]
+        else:
+            done = dict(zip(order, pending))
             outcomes = []
             for name in args.models:
-                outcome, output = pending[name].result()
+                outcome, output = done[name].result()
                 print(output, end="")
                 outcomes.append(outcome)
     settings = (f"{args.data} data; methods {', '.join(args.method)}; seed {args.seed}; NUTS {args.num_chains} chains x "

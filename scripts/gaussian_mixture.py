@@ -5,7 +5,9 @@ every requested method, with components aligned across methods (label switching)
 the comparison table. Saves the posterior densities, NUTS's trace and rank plots, the
 components' ellipses with the points coloured by responsibility beside EM's log-likelihood
 trace, a good and a bad EM initialisation side by side, and the choice of K: AIC and BIC
-of EM fits beside LOO of NUTS fits (ArviZ ``compare``) for K = 1, ..., ``--max-k``.
+of EM fits beside LOO of NUTS fits (ArviZ ``compare``) for K = 1, ..., ``--max-k``. The other
+K's fits need nothing of the main ones: with ``--jobs`` above 1 (by default one process per CPU
+core) they run in other processes beside the main fits, with the same results to the last digit.
 
     python scripts/gaussian_mixture.py                         # iris without labels, dequantised, K = 3
     python scripts/gaussian_mixture.py --covariance-type diag --max-k 6
@@ -26,28 +28,54 @@ from inference.criteria import information_criteria
 from models import gaussian_mixture
 
 
-def choose_k(data, args, *, covariance_type, max_k, with_loo, fitted=None):
-    """AIC and BIC of the ML estimate (EM; ML for K = 1, which has no latent), and LOO of the
-    NUTS posterior, for K = 1, ..., ``max_k``; returns ``(table, {criterion: chosen K},
-    {K: point fit})``.
+def criteria_at(k, data, args, *, covariance_type, with_loo, fitted=None):
+    """AIC and BIC of the ML estimate at K = ``k`` (EM; ML for K = 1, which has no latent), and
+    the NUTS fit's InferenceData for LOO when ``with_loo``; returns ``(row, idata or None, point
+    fit)``. ``fitted``: fits at this K already made by the same calls, reused. The criteria need
+    the estimate only, so K = 1's ML skips the Hessian (its standard errors): cold, 0.65 s
+    instead of 2.0 s."""
+    options = {"num_components": k, "covariance_type": covariance_type}
+    done = fitted or {}
+    method, method_options = ("em", {}) if k > 1 else ("ml", {"hessian": False})
+    point = done[method] if method in done else fit(
+        gaussian_mixture, data, method, seed=args.seed, **method_options, **options)
+    idata = None
+    if with_loo:
+        nuts = done["nuts"] if "nuts" in done else fit(
+            gaussian_mixture, data, "nuts", seed=args.seed, num_warmup=args.num_warmup,
+            num_samples=args.num_samples, num_chains=args.num_chains, progress_bar=args.progress_bar, **options)
+        idata = nuts.idata
+    return {"K": k, **information_criteria(point)}, idata, point
 
-    ``fitted``: the fits already made at K = ``args.num_components`` by the same calls (the
-    script's main fits), reused rather than repeated. The criteria need the estimate only, so
-    K = 1's ML skips the Hessian (its standard errors): cold, 0.65 s instead of 2.0 s.
+
+def criteria_elsewhere(args, k, with_loo):
+    """:func:`criteria_at` in another process (``common.in_background``): the data loaded as the
+    main process loads them (the same file, data set or simulation), and the point fit left
+    behind, which holds its model's module and so does not pickle."""
+    options = {"num_components": args.num_components, "covariance_type": args.covariance_type}
+    data = common.load_data(args, gaussian_mixture, **options)[0]
+    return criteria_at(k, data, args, covariance_type=args.covariance_type, with_loo=with_loo)[:2]
+
+
+def choose_k(data, args, *, covariance_type, max_k, with_loo, fitted=None, elsewhere=None):
+    """The criteria of :func:`criteria_at` for K = 1, ..., ``max_k``; returns ``(table,
+    {criterion: chosen K}, {K: point fit})``.
+
+    ``fitted``: the fits already made at K = ``args.num_components`` (the script's main fits),
+    reused rather than repeated. ``elsewhere``: ``{K: future}`` of :func:`criteria_elsewhere`,
+    the K fitted in other processes, whose point fits stay there.
     """
     rows, idatas, points = [], {}, {}
     for k in range(1, max_k + 1):
-        options = {"num_components": k, "covariance_type": covariance_type}
-        done = (fitted or {}) if k == args.num_components else {}
-        method, method_options = ("em", {}) if k > 1 else ("ml", {"hessian": False})
-        points[k] = point = done[method] if method in done else fit(
-            gaussian_mixture, data, method, seed=args.seed, **method_options, **options)
-        rows.append({"K": k, **information_criteria(point)})
-        if with_loo:
-            nuts = done["nuts"] if "nuts" in done else fit(
-                gaussian_mixture, data, "nuts", seed=args.seed, num_warmup=args.num_warmup,
-                num_samples=args.num_samples, num_chains=args.num_chains, progress_bar=args.progress_bar, **options)
-            idatas[k] = nuts.idata
+        if k in (elsewhere or {}):
+            row, idata = elsewhere[k].result()
+        else:
+            done = fitted if k == args.num_components else None
+            row, idata, points[k] = criteria_at(k, data, args, covariance_type=covariance_type, with_loo=with_loo,
+                                                fitted=done)
+        rows.append(row)
+        if idata is not None:
+            idatas[k] = idata
     table = pd.DataFrame(rows).set_index("K")
     chosen = {"aic": int(table["aic"].idxmin()), "bic": int(table["bic"].idxmin())}
     if idatas:
@@ -90,9 +118,15 @@ def make_figures(report, out_dir, seed, good=None):
 
 def main(args):
     options = {"num_components": args.num_components, "covariance_type": args.covariance_type}
-    report = common.fit_and_report(gaussian_mixture, args, **options)
-    table, chosen, points = choose_k(report.data, args, covariance_type=args.covariance_type, max_k=args.max_k,
-                                     with_loo="nuts" in args.method, fitted=report.fits)
+    with_loo = "nuts" in args.method
+    others = [k for k in range(1, args.max_k + 1) if k != args.num_components]
+    # the other K's criteria need nothing of the main fits: with --jobs > 1 they are fitted in
+    # other processes, started before this one's fits start JAX's runtime
+    with common.in_background(args.jobs - 1, criteria_elsewhere, [(args, k, with_loo) for k in others]) as pending:
+        report = common.fit_and_report(gaussian_mixture, args, **options)
+        table, chosen, points = choose_k(report.data, args, covariance_type=args.covariance_type, max_k=args.max_k,
+                                         with_loo=with_loo, fitted=report.fits,
+                                         elsewhere=dict(zip(others, pending)) if pending else None)
     print(table.to_string(float_format=lambda v: f"{v:.2f}"))
     print("  chosen K: " + ", ".join(f"{criterion} {k}" for criterion, k in chosen.items()))
     table.to_csv(os.path.join(args.out_dir, "choose_k.csv"))
@@ -105,6 +139,7 @@ def add_arguments(parser):
     parser.add_argument("--num-components", type=int, default=3)
     parser.add_argument("--covariance-type", default="full", choices=gaussian_mixture.COVARIANCE_TYPES)
     parser.add_argument("--max-k", type=int, default=5, help="the largest K compared")
+    common.add_jobs_arg(parser, "the choice of K's fits at the other K")
     return parser
 
 

@@ -85,6 +85,20 @@ def test_the_mixture_script_runs_with_one_component(tmp_path):
     assert figures and not any("ellipses" in f or "initialisations" in f for f in figures)
 
 
+@pytest.mark.slow  # about 25 s: the mixture script twice
+def test_the_mixture_scripts_choice_of_k_is_the_same_in_other_processes(tmp_path):
+    """``--jobs 2`` fits the other K in a forked process (common.in_background): the same table,
+    to the last digit, as ``--jobs 1``, which fits every K in the script's own process."""
+    tables = {}
+    for jobs in ("1", "2"):
+        out = tmp_path / f"jobs{jobs}"
+        done = _run("gaussian_mixture.py", "--method", "ml", "--max-k", "3", "--jobs", jobs, "--out-dir", str(out),
+                    cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        tables[jobs] = (out / "choose_k.csv").read_text()
+    assert tables["1"] == tables["2"] and tables["1"].count("\n") == 4
+
+
 class _Balanced(HTMLParser):
     """Tags opened and closed in order (void elements excepted); counts embedded images."""
 
