@@ -94,10 +94,11 @@ def add_jobs_arg(parser, what):
 
 
 @contextlib.contextmanager
-def in_background(workers, function, tasks, *, spawn=False):
-    """``function(*task)`` for each of ``tasks`` in ``workers`` other processes, started now: yields
-    their futures, in the order of ``tasks``; or None (do the work here) when ``workers < 1``, or
-    when JAX's runtime has started, unless ``spawn``.
+def in_background(workers, tasks, *, spawn=False):
+    """The calls ``tasks`` (functions of no argument that pickle: module-level functions, partials
+    of them) in ``workers`` other processes, started now: yields their futures, in the order of
+    ``tasks``; or None (make the calls here) when ``workers < 1``, or when JAX's runtime has
+    started, unless ``spawn``.
 
     The processes are forked before JAX's runtime starts, so they inherit every imported module
     (a spawned process imports them again: 3.5 s) and each starts a runtime of its own; once the
@@ -114,7 +115,7 @@ def in_background(workers, function, tasks, *, spawn=False):
     pool = ProcessPoolExecutor(workers, mp_context=context)
     try:
         # submitted at once: ProcessPoolExecutor starts its processes at the first submit
-        yield [pool.submit(function, *task) for task in tasks]
+        yield [pool.submit(task) for task in tasks]
     except BaseException:
         pool.shutdown(cancel_futures=True)
         raise

@@ -26,6 +26,7 @@ import io
 import os
 import time
 import types
+from functools import partial
 
 import common
 import gaussian_classifier
@@ -55,8 +56,10 @@ def script_argv(args, name):
     argv.append("--progress-bar" if args.progress_bar else "--no-progress-bar")
     if name == "gaussian_classifier":
         argv += ["--curve-repeats", str(args.curve_repeats)]
-    if name == "gaussian_mixture":  # its choice of K in this process: the models' processes take the cores
-        argv += ["--max-k", str(args.max_k), "--jobs", "1"]
+    if name == "gaussian_mixture":
+        argv += ["--max-k", str(args.max_k)]
+    if name in ("gaussian_classifier", "gaussian_mixture"):  # one process each: the models' processes take the cores
+        argv += ["--jobs", "1"]
     return argv
 
 
@@ -78,9 +81,9 @@ def main(args):
     start = time.perf_counter()
     jobs = min(args.jobs, len(args.models))
     order = sorted(args.models, key=LONGEST_FIRST.index)
-    tasks = [(name, script_argv(args, name)) for name in order]
+    tasks = [partial(run_script, name, script_argv(args, name)) for name in order]
     # forked before JAX's runtime starts, or spawned once it has (common.in_background)
-    with common.in_background(jobs if jobs > 1 else 0, run_script, tasks, spawn=True) as pending:
+    with common.in_background(jobs if jobs > 1 else 0, tasks, spawn=True) as pending:
         if pending is None:  # one job: the scripts in this process
             outcomes = [SCRIPTS[name].main(SCRIPTS[name].build_parser().parse_args(script_argv(args, name)))
                         for name in args.models]

@@ -15,6 +15,7 @@ core) they run in other processes beside the main fits, with the same results to
 
 import os
 import warnings
+from functools import partial
 
 import common
 import figures
@@ -122,7 +123,8 @@ def main(args):
     others = [k for k in range(1, args.max_k + 1) if k != args.num_components]
     # the other K's criteria need nothing of the main fits: with --jobs > 1 they are fitted in
     # other processes, started before this one's fits start JAX's runtime
-    with common.in_background(args.jobs - 1, criteria_elsewhere, [(args, k, with_loo) for k in others]) as pending:
+    tasks = [partial(criteria_elsewhere, args, k, with_loo) for k in others]
+    with common.in_background(args.jobs - 1, tasks) as pending:
         report = common.fit_and_report(gaussian_mixture, args, **options)
         table, chosen, points = choose_k(report.data, args, covariance_type=args.covariance_type, max_k=args.max_k,
                                          with_loo=with_loo, fitted=report.fits,

@@ -82,7 +82,7 @@ def test_in_background_runs_nothing_elsewhere_once_jax_has_started():
 
     jnp.zeros(1).block_until_ready()
     assert runtime_started()
-    with script.common.in_background(1, print, [("never",)]) as pending:
+    with script.common.in_background(1, [print]) as pending:
         assert pending is None
-    with script.common.in_background(0, print, [("never",)], spawn=True) as pending:
+    with script.common.in_background(0, [print], spawn=True) as pending:
         assert pending is None

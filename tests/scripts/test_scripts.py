@@ -85,18 +85,25 @@ def test_the_mixture_script_runs_with_one_component(tmp_path):
     assert figures and not any("ellipses" in f or "initialisations" in f for f in figures)
 
 
-@pytest.mark.slow  # about 25 s: the mixture script twice
-def test_the_mixture_scripts_choice_of_k_is_the_same_in_other_processes(tmp_path):
-    """``--jobs 2`` fits the other K in a forked process (common.in_background): the same table,
-    to the last digit, as ``--jobs 1``, which fits every K in the script's own process."""
-    tables = {}
+@pytest.mark.slow  # about 25 s each: the script twice
+@pytest.mark.parametrize("script, extra, outputs", [
+    ("gaussian_mixture", ["--max-k", "3"], ["choose_k.csv"]),
+    ("gaussian_classifier", ["--curve-repeats", "2"], ["decision_boundaries.png", "generative_vs_discriminative.png"]),
+])
+def test_work_done_in_other_processes_is_the_same_to_the_last_digit(tmp_path, script, extra, outputs):
+    """``--jobs 2`` runs what needs nothing of the main fits in a forked process
+    (common.in_background: the mixture's other K, the classifier's boundary and section 1.2
+    figures); ``--jobs 1`` in the script's own process. The same outputs, byte for byte, and the
+    same printed results."""
+    runs = {}
     for jobs in ("1", "2"):
         out = tmp_path / f"jobs{jobs}"
-        done = _run("gaussian_mixture.py", "--method", "ml", "--max-k", "3", "--jobs", jobs, "--out-dir", str(out),
-                    cwd=tmp_path)
+        done = _run(f"{script}.py", "--method", "ml", *extra, "--jobs", jobs, "--out-dir", str(out), cwd=tmp_path)
         assert done.returncode == 0, done.stderr
-        tables[jobs] = (out / "choose_k.csv").read_text()
-    assert tables["1"] == tables["2"] and tables["1"].count("\n") == 4
+        printed = [line for line in done.stdout.splitlines() if not re.search(r"compile|figure:|outputs:", line)]
+        runs[jobs] = printed, [(out / name).read_bytes() for name in outputs]
+    assert runs["1"] == runs["2"]
+    assert all(len(content) > 100 for content in runs["1"][1])
 
 
 class _Balanced(HTMLParser):
