@@ -37,13 +37,7 @@ def test_a_stalled_search_is_polished_to_the_gradient_test(hessian_fn):
     result = jax.jit(lambda p: optim.minimize(loss, p, ftol=1e-3, hessian_fn=hessian_fn))(start)
     assert int(result.status) == optim.GRADIENT_SMALL
     assert float(result.grad_norm) <= 1e-9
-    # the reference: twenty Newton steps in NumPy, to round-off (quadratic convergence)
-    x = np.full(5, 0.5)
-    for _ in range(20):
-        s = A @ x
-        p = 1 / (1 + np.exp(-s))
-        gradient = A.T @ p / len(A) - T / 10 + x
-        x = x - np.linalg.solve((A.T * (p * (1 - p))) @ A / len(A) + np.eye(5), gradient)
+    x = newton_minimum()
     # polished three times from a gradient of about 1e-3, the end is at round-off too
     np.testing.assert_allclose(result.params["x"], x, rtol=0, atol=1e-13)
     np.testing.assert_allclose(result.hessian, jax.hessian(lambda x: loss({"x": x}))(result.params["x"]), rtol=1e-12)
@@ -51,6 +45,45 @@ def test_a_stalled_search_is_polished_to_the_gradient_test(hessian_fn):
     # sums the same terms, so to round-off)
     np.testing.assert_allclose(result.losses[int(result.num_steps)], loss(result.params), rtol=1e-15)
 
+
+
+def newton_minimum():
+    """The reference minimum: twenty Newton steps in NumPy, to round-off (quadratic convergence)."""
+    x = np.full(5, 0.5)
+    for _ in range(20):
+        s = A @ x
+        p = 1 / (1 + np.exp(-s))
+        x = x - np.linalg.solve((A.T * (p * (1 - p))) @ A / len(A) + np.eye(5), A.T @ p / len(A) - T / 10 + x)
+    return x
+
+
+@pytest.mark.parametrize("hessian_fn", [None, hessian], ids=["autodiff", "closed form"])
+def test_evaluate_at_the_minimum_is_the_search_s_end(hessian_fn):
+    # evaluate takes the value, gradient and Hessian in one pass (autodiff) or from hessian_fn:
+    # the same status, value, eigenvalue and Hessian as minimize's second-order check, at the
+    # same point; to round-off, as the programs sum in their own order
+    x = newton_minimum()
+    at = jax.jit(lambda p: optim.evaluate(loss, p, hessian_fn=hessian_fn))({"x": jnp.asarray(x)})
+    searched = jax.jit(lambda p: optim.minimize(loss, p, hessian_fn=hessian_fn))({"x": jnp.full(5, 0.5)})
+    assert int(at.status) == int(searched.status) == optim.GRADIENT_SMALL
+    assert int(at.num_steps) == 0 and at.losses.shape == (1,)
+    np.testing.assert_allclose(at.params["x"], x, rtol=0, atol=0)  # the given point, untouched
+    np.testing.assert_allclose(at.losses[0], loss({"x": x}), rtol=1e-15)
+    np.testing.assert_allclose(at.hessian, hessian({"x": x}), rtol=1e-12)
+    np.testing.assert_allclose(at.hessian, searched.hessian, rtol=1e-9)  # searched.params is x to ~1e-10
+    np.testing.assert_allclose(at.min_eigenvalue, np.linalg.eigvalsh(hessian({"x": x}))[0], rtol=1e-12)
+
+
+def test_evaluate_reports_a_point_that_is_not_stationary_and_a_saddle():
+    moved = jax.jit(lambda p: optim.evaluate(loss, p))({"x": jnp.asarray(newton_minimum() + 1e-3)})
+    assert int(moved.status) == optim.NOT_STATIONARY
+    # x^2 - y^2 at its stationary point, the origin: the gradient test passes, the Hessian fails it
+    saddle = jax.jit(lambda p: optim.evaluate(lambda q: q["x"][0] ** 2 - q["x"][1] ** 2, p))({"x": jnp.zeros(2)})
+    assert int(saddle.status) == optim.SADDLE
+    np.testing.assert_allclose(saddle.hessian, np.diag([2.0, -2.0]), rtol=0, atol=0)
+    # no parameter: no Hessian, and no eigenvalue
+    empty = jax.jit(lambda p: optim.evaluate(lambda q: jnp.sum(q["x"]) + 1.0, p))({"x": jnp.zeros(0)})
+    assert empty.hessian is None and np.isnan(empty.min_eigenvalue) and int(empty.status) == optim.GRADIENT_SMALL
 
 def rosenbrock(x):
     return jnp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
