@@ -75,6 +75,7 @@ from .handlers import (
     with_deterministic,
 )
 from .result import Fit, fit_context
+from .xla import OPTIMISED
 
 OPTIONS = {
     "max_iter": 100,
@@ -141,7 +142,7 @@ def _numerical_m_step(model, name, num_values, with_prior, data):
     objective = partial(expected_log_joint, model, name, num_values, with_prior)
     gtol, ftol = tolerances(None, None, "lbfgs")
 
-    @jax.jit
+    @partial(jax.jit, compiler_options=OPTIMISED)
     def step(params, resp, data):
         transforms = parameter_transforms(model, params, data)
 
@@ -282,8 +283,7 @@ def summed_statistics(statistics, rows, weights, params, options):
     return jax.lax.fori_loop(1, rows.shape[0], add, one(0))
 
 
-@partial(jax.jit, static_argnames=("statistics", "options", "mesh"))
-def _total_statistics(rows, weights, params, *, statistics, options, mesh):
+def _all_statistics(rows, weights, params, *, statistics, options, mesh):
     """The statistics of all chunks; with a mesh each device sums its own and XLA adds the sums."""
     options = dict(options)
     if mesh is None:
@@ -293,17 +293,23 @@ def _total_statistics(rows, weights, params, *, statistics, options, mesh):
                      out_specs=PartitionSpec())(rows, weights, params)
 
 
+# the streamed passes' program; EM's loop traces _all_statistics into its own (JAX takes compiler
+# options on a top-level jit only)
+_total_statistics = partial(jax.jit, static_argnames=("statistics", "options", "mesh"),
+                            compiler_options=OPTIMISED)(_all_statistics)
+
+
 @partial(jax.jit, static_argnames=("update", "options"))
 def _update(stats, params, reg_covar, *, update, options):
     return update(stats, params, reg_covar=reg_covar, **dict(options))
 
 
-@partial(jax.jit, static_argnames=("statistics", "update", "options", "trace_length", "mesh"))
+@partial(jax.jit, static_argnames=("statistics", "update", "options", "trace_length", "mesh"), compiler_options=OPTIMISED)
 def _em_loop(rows, weights, params, reg_covar, tol, max_iter, *, statistics, update, options, trace_length, mesh):
     """Compiled once per model, options, shapes and mesh (module level, so repeated fits reuse it);
     ``max_iter`` is an argument, below ``trace_length``, the objective trace's static length."""
     num_data = weights.sum()
-    total = partial(_total_statistics, statistics=statistics, options=options, mesh=mesh)
+    total = partial(_all_statistics, statistics=statistics, options=options, mesh=mesh)
 
     def cond(carry):
         return ~carry[3]
@@ -373,7 +379,7 @@ def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, 
     keys = fit_keys(seed, num_restarts)
     first = starting_values(module, keys[0], data, model_options, init, priors)
     name, num_values = _enumerated_site(model, first, data, module.__name__.rsplit(".", 1)[-1])
-    e_step = jax.jit(partial(log_joint, model, name, num_values))
+    e_step = jax.jit(partial(log_joint, model, name, num_values), compiler_options=OPTIMISED)
     data_jax = jax.device_put(data)
     with_prior = objective == "map"
     if closed:

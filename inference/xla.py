@@ -9,18 +9,26 @@ Fitting a lecture model to a shipped data set is nearly all compilation: ``linea
   to 68 s; the compiled code: NUTS's gradient on logistic regression (N = 1e4, D = 20) unchanged
   (116 us then, before its likelihood got faster), EM at N = 1e6, D = K = 8 up to 13 % slower per
   iteration;
-- the programs of the methods that run for milliseconds on those data (ML, MAP, Laplace:
-  :data:`QUICK_METHODS`): LLVM's ``-O0`` instead of ``-O3`` (:func:`compiler_options`), set
-  per program, so that NUTS, VI and EM keep XLA's default. Measured on 2 cores (2026-12-01): the
-  mixture's ML on iris (L-BFGS, Hessian and polish) compiles in 1.9 s instead of 3.3 s and runs
-  in 23 ms instead of 13 ms. For all programs ``-O0`` would triple NUTS's gradient (logistic
-  regression, N = 1e4, D = 20: 150 us against 50); ``-O1`` and ``-O2`` compile only some 8 %
-  faster than ``-O3``. VI's thousands of steps run for seconds at ``-O0`` (2026-12-03, 10 000
-  steps, compilation and run, ``-O0`` against ``-O3``: pushforward 6.1 s against 2.8 s, of
-  which the run 4.3 s against 0.5 s; logistic regression 2.0 against 1.4 s; linear regression
-  2.2 s either way; the classifier and the mixture on iris 3.8 and 4.5 s against 5.3 and 6.2 s,
-  runs of 0.9 and 1.2 s against 0.5 and 0.6 s), so it compiles at ``-O0`` only when asked: the
-  test suite, whose VI runs take a few hundred steps, asks.
+- every program at LLVM's ``-O0`` instead of ``-O3`` (``--xla_backend_optimization_level=0``),
+  except those that run long: the fits by NUTS, EM and VI, and those of the optimisers that are
+  not among :data:`QUICK_METHODS` (ML, MAP, Laplace, which run for milliseconds on those data),
+  which keep ``-O3`` by their own option (:func:`compiler_options`, :data:`OPTIMISED`). Measured
+  on 2 cores (2026-12-01): the mixture's ML on iris (L-BFGS, Hessian and polish) compiles in
+  1.9 s instead of 3.3 s and runs in 23 ms instead of 13 ms. For all programs ``-O0`` would
+  triple NUTS's gradient (logistic regression, N = 1e4, D = 20: 150 us against 50); ``-O1``
+  and ``-O2`` compile only some 8 % faster than ``-O3``. VI's thousands of steps run for seconds
+  at ``-O0`` (2026-12-03, 10 000 steps, compilation and run, ``-O0`` against ``-O3``:
+  pushforward 6.1 s against 2.8 s, of which the run 4.3 s against 0.5 s; logistic regression
+  2.0 against 1.4 s; linear regression 2.2 s either way; the classifier and the mixture on iris
+  3.8 and 4.5 s against 5.3 and 6.2 s, runs of 0.9 and 1.2 s against 0.5 and 0.6 s), so it
+  compiles at ``-O0`` only when asked: the test suite, whose VI runs take a few hundred steps,
+  asks. The rest, at ``-O0`` since 2026-12-04, is the programs around the fits: a model's
+  simulation and predictions, the pointwise log-likelihood of the InferenceData, JAX's
+  operations run one by one. The simulation of the classifier's decision-boundary figure
+  (400 draws) compiles in 0.11 to 0.18 s instead of 0.37 to 0.40 s and runs in 0.4 instead of
+  0.2 ms; ``gaussian_classifier.py --method ml`` took 4.32 to 4.69 s cold instead of 5.06 to
+  5.14 s (interleaved). NumPyro's own compiled loops, outside the layer's programs (NUTS with
+  ``progress_bar=True``), compile and run at ``-O0`` too.
 
 So it pays where compilation dominates, and it is no default of the library: the scripts and the
 test suite opt in (``scripts/common.py``, ``tests/conftest.py``); ``benchmarks/`` does not. XLA
@@ -38,23 +46,33 @@ import jax
 from jax._src import xla_bridge
 
 FLAG = "--xla_cpu_use_fusion_emitters"
+LEVEL_FLAG = "--xla_backend_optimization_level"
 QUICK_METHODS = ("ml", "map", "laplace")  # they run for milliseconds on the shipped data
 OPTIMISERS = ("ml", "map", "laplace", "vi")  # what may compile at -O0: NUTS and EM always keep -O3
+FIT_METHODS = (*OPTIMISERS, "nuts", "em")
+# XLA's default, stated: the option of a program that runs long, which keeps -O3 where
+# compile_faster has made -O0 the process's default (EM's programs carry it too)
+OPTIMISED = {"xla_backend_optimization_level": 3}
 _quick_methods = ()  # the methods compiled at -O0; set by compile_faster()
 
 
 def compiler_options(method):
-    """The XLA options of the program that fits by ``method``: ``-O0`` for the quick methods
-    of :func:`compile_faster`, otherwise none (XLA's defaults)."""
-    return {"xla_backend_optimization_level": 0} if method in _quick_methods else {}
+    """The XLA options of the program that fits by ``method`` (or of another program of the
+    layer's, such as ``"pointwise_log_likelihood"``): ``-O0`` for the quick methods of
+    :func:`compile_faster`, :data:`OPTIMISED` for the other fits, none (the process's default)
+    for the rest."""
+    if method in _quick_methods:
+        return {"xla_backend_optimization_level": 0}
+    return dict(OPTIMISED) if method in FIT_METHODS else {}
 
 
 def compile_faster(*, quick_methods=QUICK_METHODS):
-    """Have XLA compile with its older CPU emitters (``--xla_cpu_use_fusion_emitters=false``,
-    added to ``XLA_FLAGS``, where a value already given is kept) and the programs of
-    ``quick_methods`` (among :data:`OPTIMISERS`) at ``-O0`` (:func:`compiler_options`).
-    ``quick_methods=()`` keeps every program at XLA's default, for programs that run far longer
-    than they compile (refitted hundreds of times, as in simulation-based calibration).
+    """Have XLA compile with its older CPU emitters (``--xla_cpu_use_fusion_emitters=false``)
+    and at ``-O0`` (``--xla_backend_optimization_level=0``), both added to ``XLA_FLAGS`` where
+    no value is given already, except the fits that run long: NUTS, EM and the methods of
+    :data:`OPTIMISERS` not in ``quick_methods``, which keep ``-O3`` (:func:`compiler_options`).
+    ``quick_methods=()`` keeps every fit at ``-O3``, for fits that run far longer than they
+    compile (refitted hundreds of times, as in simulation-based calibration).
 
     XLA reads its flags when JAX's backend starts: call this before the first computation. Called
     later, it warns, and only ``quick_methods`` applies, to the programs compiled from then on.
@@ -68,16 +86,19 @@ def compile_faster(*, quick_methods=QUICK_METHODS):
         raise ValueError(f"quick_methods must name methods among {OPTIMISERS} (NUTS and EM keep -O3); got {unknown}")
     _quick_methods = tuple(quick_methods)
     flags = os.environ.get("XLA_FLAGS", "").split()
-    if any(flag == FLAG or flag.startswith(FLAG + "=") for flag in flags):  # the user's choice
+    # a flag the user gave stands, with its value
+    missing = [f"{name}={value}" for name, value in ((FLAG, "false"), (LEVEL_FLAG, "0"))
+               if not any(flag == name or flag.startswith(name + "=") for flag in flags)]
+    if not missing:
         return
     if runtime_started():
         warnings.warn(
-            f"compile_faster() came after JAX's backend started, and XLA reads its flags only then: {FLAG}=false "
+            f"compile_faster() came after JAX's backend started, and XLA reads its flags only then: {' '.join(missing)} "
             "was not applied (-O0 for quick_methods applies to the programs compiled from now on); call it before the "
             "first computation", RuntimeWarning, stacklevel=2,
         )
         return
-    os.environ["XLA_FLAGS"] = " ".join([*flags, f"{FLAG}=false"])
+    os.environ["XLA_FLAGS"] = " ".join([*flags, *missing])
 
 
 def runtime_started():
