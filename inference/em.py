@@ -295,8 +295,8 @@ def _all_statistics(rows, weights, params, *, statistics, options, mesh):
 
 # the streamed passes' program; EM's loop traces _all_statistics into its own (JAX takes compiler
 # options on a top-level jit only)
-_total_statistics = partial(jax.jit, static_argnames=("statistics", "options", "mesh"),
-                            compiler_options=OPTIMISED)(_all_statistics)
+_total_statistics = jax.jit(_all_statistics, static_argnames=("statistics", "options", "mesh"),
+                            compiler_options=OPTIMISED)
 
 
 @partial(jax.jit, static_argnames=("update", "options"))

