@@ -208,9 +208,36 @@ def test_shipped_data_sets_load(name):
     assert data["X"].ndim == 2 and description
 
 
+def test_shipped_data_sets_are_read_as_scikit_learn_reads_them():
+    from sklearn import datasets as sk
+
+    datasets = _datasets()
+    for name, load in [("iris.csv", sk.load_iris), ("wine_data.csv", sk.load_wine),
+                       ("breast_cancer.csv", sk.load_breast_cancer)]:
+        X, y = datasets.shipped_csv(name)
+        raw = load()
+        np.testing.assert_array_equal(X, raw.data)  # the same parse of the same text: equal to the bit
+        np.testing.assert_array_equal(y, raw.target)
+        assert X.dtype == np.float64 and y.dtype == np.int64
+    assert datasets.BREAST_CANCER_FEATURES == tuple(sk.load_breast_cancer().feature_names)
+    raw = sk.load_diabetes(scaled=False)
+    np.testing.assert_array_equal(datasets.shipped_table("diabetes_data_raw.csv.gz"), raw.data)
+    np.testing.assert_array_equal(datasets.shipped_table("diabetes_target.csv.gz"), raw.target)
+    # scikit-learn's scaled diabetes features, standardised, are the raw ones standardised, to round-off
+    np.testing.assert_allclose(datasets.diabetes()[0]["X"], datasets._standardise(sk.load_diabetes().data), atol=1e-12)
+
+
+def test_loading_a_data_set_imports_neither_scikit_learn_nor_scipy_stats():
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import datasets; "
+            "[load() for load in datasets.DATASETS.values()]; "
+            "print(sorted(m for m in ('sklearn', 'scipy.stats') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code, str(SCRIPTS)], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
 def test_iris_for_clustering_is_dequantised_so_no_two_measurements_tie():
     datasets = _datasets()
-    raw = datasets.sk.load_iris().data
+    raw = datasets.shipped_csv("iris.csv")[0]
     assert min(len(np.unique(column)) for column in raw.T) == 22  # rounded to 0.1 cm: ties a component can collapse on
     noisy = datasets.dequantise(raw, 0.1)
     assert np.all(np.abs(noisy - raw) <= 0.05) and np.array_equal(noisy, datasets.dequantise(raw, 0.1))
