@@ -75,7 +75,7 @@ from .handlers import (
     with_deterministic,
 )
 from .result import Fit, fit_context
-from .xla import OPTIMISED
+from .xla import OPTIMISED, compiler_options, jit_for
 
 OPTIONS = {
     "max_iter": 100,
@@ -142,7 +142,7 @@ def _numerical_m_step(model, name, num_values, with_prior, data):
     objective = partial(expected_log_joint, model, name, num_values, with_prior)
     gtol, ftol = tolerances(None, None, "lbfgs")
 
-    @partial(jax.jit, compiler_options=OPTIMISED)
+    @partial(jax.jit, compiler_options=compiler_options("em"))
     def step(params, resp, data):
         transforms = parameter_transforms(model, params, data)
 
@@ -224,7 +224,7 @@ def _run_compiled(data, start, *, module, options, reg_covar, max_iter, tol, chu
     stopping rule as :func:`_run_once`."""
     rows, weights = placed(mesh, *chunk_rows(data["X"], chunk_size, 1 if mesh is None else mesh.size))
     params = jax.device_put(start)
-    num_evaluations, params, trace = _em_loop(
+    num_evaluations, params, trace = compiled_loop()(
         rows, weights, params, reg_covar, tol, max_iter, statistics=module.em_statistics, update=module.em_update,
         options=tuple(sorted(options.items())), trace_length=-(-(max_iter + 1) // TRACE_BLOCK) * TRACE_BLOCK,
         mesh=mesh)
@@ -293,8 +293,8 @@ def _all_statistics(rows, weights, params, *, statistics, options, mesh):
                      out_specs=PartitionSpec())(rows, weights, params)
 
 
-# the streamed passes' program; EM's loop traces _all_statistics into its own (JAX takes compiler
-# options on a top-level jit only)
+# the streamed passes' program, at -O3 always: data on disk are large by definition (inference.xla);
+# EM's loop traces _all_statistics into its own (JAX takes compiler options on a top-level jit only)
 _total_statistics = jax.jit(_all_statistics, static_argnames=("statistics", "options", "mesh"),
                             compiler_options=OPTIMISED)
 
@@ -304,10 +304,15 @@ def _update(stats, params, reg_covar, *, update, options):
     return update(stats, params, reg_covar=reg_covar, **dict(options))
 
 
-@partial(jax.jit, static_argnames=("statistics", "update", "options", "trace_length", "mesh"), compiler_options=OPTIMISED)
+def compiled_loop():
+    """:func:`_em_loop` jitted with EM's XLA options of the moment (:func:`inference.xla.jit_for`)."""
+    return jit_for("em", _em_loop, static_argnames=("statistics", "update", "options", "trace_length", "mesh"))
+
+
 def _em_loop(rows, weights, params, reg_covar, tol, max_iter, *, statistics, update, options, trace_length, mesh):
-    """Compiled once per model, options, shapes and mesh (module level, so repeated fits reuse it);
-    ``max_iter`` is an argument, below ``trace_length``, the objective trace's static length."""
+    """Compiled (:func:`compiled_loop`) once per model, options, shapes, mesh and XLA options
+    (module level, so repeated fits reuse it); ``max_iter`` is an argument, below
+    ``trace_length``, the objective trace's static length."""
     num_data = weights.sum()
     total = partial(_all_statistics, statistics=statistics, options=options, mesh=mesh)
 
@@ -379,7 +384,7 @@ def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, 
     keys = fit_keys(seed, num_restarts)
     first = starting_values(module, keys[0], data, model_options, init, priors)
     name, num_values = _enumerated_site(model, first, data, module.__name__.rsplit(".", 1)[-1])
-    e_step = jax.jit(partial(log_joint, model, name, num_values), compiler_options=OPTIMISED)
+    e_step = jax.jit(partial(log_joint, model, name, num_values), compiler_options=compiler_options("em"))
     data_jax = jax.device_put(data)
     with_prior = objective == "map"
     if closed:

@@ -36,7 +36,7 @@ from inference.calibration import CASES, CONSISTENCY, DRAW_METHODS, ml_consisten
 from inference.xla import compile_faster  # noqa: E402
 
 # every replication refits the same program: the optimisers' programs run far longer here than they
-# compile, so they keep XLA's -O3 (common.py, as every script, has ML, MAP and Laplace at -O0, and
+# compile, so they keep XLA's -O3 (common.py, as every script, has ML, MAP, Laplace and EM at -O0, and
 # here as there the programs around the fits compile at -O0)
 compile_faster(quick_methods=())
 

@@ -60,14 +60,38 @@ def test_the_quick_methods_programs_compile_at_o0_and_the_other_fits_at_o3(befor
     assert xla.compiler_options("ml") == xla.OPTIMISED == {"xla_backend_optimization_level": 3}
     assert xla.compiler_options("pointwise_log_likelihood") == {}
     xla.compile_faster()
-    for method in ("ml", "map", "laplace"):
+    for method in ("ml", "map", "laplace", "em"):
         assert xla.compiler_options(method) == {"xla_backend_optimization_level": 0}
-    for method in ("vi", "nuts", "em"):  # VI's thousands of steps run for seconds
+    for method in ("vi", "nuts"):  # VI's thousands of steps run for seconds
         assert xla.compiler_options(method) == xla.OPTIMISED
     assert xla.compiler_options("pointwise_log_likelihood") == {}  # the process's default: -O0 after compile_faster
     xla.compile_faster(quick_methods=("ml", "vi"))  # VI added (as the suite does: its VI runs are short), MAP left out
     assert xla.compiler_options("vi") == xla.compiler_options("ml") == {"xla_backend_optimization_level": 0}
     assert xla.compiler_options("map") == xla.OPTIMISED
+
+
+def test_nuts_cannot_be_made_quick():
+    with pytest.raises(ValueError, match=r"quick_methods must name methods among .*\(NUTS keeps -O3\); got \['nuts'\]"):
+        xla.compile_faster(quick_methods=("ml", "nuts"))
+
+
+def test_em_s_loop_is_jitted_with_the_options_of_the_moment(monkeypatch):
+    """EM's loop is a module-level function: the program that a fit takes follows
+    ``compile_faster``'s quick methods as they are at the fit, one jitted object per options."""
+    from inference import em
+
+    quick = em.compiled_loop()
+    assert quick is em.compiled_loop()  # the same object, so its compiled programs are reused
+    monkeypatch.setattr(xla, "_quick_methods", ())
+    optimised = em.compiled_loop()
+    assert optimised is not quick
+    from inference import ConvergenceWarning, fit
+
+    data = {"X": np.random.default_rng(0).normal(size=(40, 2))}
+    before = optimised._cache_size()
+    with pytest.warns(ConvergenceWarning):  # tol = 0 stops at max_iter
+        fit("gaussian_mixture", data, "em", num_components=2, chunk_size=40, max_iter=3, tol=0.0)
+    assert optimised._cache_size() == before + 1
 
 
 def test_a_program_s_own_level_overrides_the_process_default(tmp_path):
