@@ -6,8 +6,10 @@ the comparison table. Saves the posterior densities, NUTS's trace and rank plots
 components' ellipses with the points coloured by responsibility beside EM's log-likelihood
 trace, a good and a bad EM initialisation side by side, and the choice of K: AIC and BIC
 of EM fits beside LOO of NUTS fits (ArviZ ``compare``) for K = 1, ..., ``--max-k``. The other
-K's fits need nothing of the main ones: with ``--jobs`` above 1 (by default one process per CPU
-core) they run in other processes beside the main fits, with the same results to the last digit.
+K's fits need nothing of the main ones, nor do the main K's criteria and EM's figures when the
+methods asked for include neither EM nor NUTS: with ``--jobs`` above 1 (by default one process
+per CPU core) they run in other processes beside the main fits, with the same results to the
+last digit.
 
     python scripts/gaussian_mixture.py                         # iris without labels, dequantised, K = 3
     python scripts/gaussian_mixture.py --covariance-type diag --max-k 6
@@ -99,42 +101,63 @@ def bad_start(X, *, seed, num_components, covariance_type):
     return start
 
 
-def make_figures(report, out_dir, seed, good=None):
-    """The common figures, and for K > 1 EM's: ``good`` (EM's fit at the report's K from the
-    k-means start; fitted here when None) beside a run from the bad start. K = 1 has no latent
-    for EM to fill in."""
+def em_figures(good, out_dir, seed):
+    """EM's figures: the components of ``good`` (EM's fit from the k-means start) with the points
+    coloured by responsibility, and ``good`` beside a run from the bad start."""
+    stem = os.path.join(out_dir, "gaussian_mixture")
+    paths = [figures.mixture_ellipses(good, f"{stem}_ellipses.png")]
+    options = {name: good.options[name] for name in ("num_components", "covariance_type")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the bad start may stop at max_iter: that is the point
+        bad = fit(gaussian_mixture, good.data, "em", seed=seed, max_iter=300,
+                  init=bad_start(good.data["X"], seed=seed, **options), **options)
+    paths.append(figures.em_initialisations(good, bad, f"{stem}_initialisations.png"))
+    return paths
+
+
+def em_figures_elsewhere(args):
+    """:func:`em_figures` in another process (``common.in_background``), from EM fitted there as
+    :func:`criteria_at` fits it, when the main fits have no EM: the figures' paths."""
+    options = {"num_components": args.num_components, "covariance_type": args.covariance_type}
+    data = common.load_data(args, gaussian_mixture, **options)[0]
+    return em_figures(fit(gaussian_mixture, data, "em", seed=args.seed, **options), args.out_dir, args.seed)
+
+
+def make_figures(report, out_dir, seed, good=None, elsewhere=None):
+    """The common figures, and for K > 1 :func:`em_figures`: of ``good``, EM's fit at the
+    report's K (fitted here when None), or the paths that ``elsewhere`` (a future of
+    :func:`em_figures_elsewhere`) gives. K = 1 has no latent for EM to fill in."""
     paths = common.common_figures(report, out_dir)
     if report.options["num_components"] == 1:
         return paths
-    stem = os.path.join(out_dir, report.name)
+    if elsewhere is not None:
+        return paths + elsewhere.result()
     good = good or report.fits.get("em") or fit(gaussian_mixture, report.data, "em", seed=seed, **report.options)
-    paths.append(figures.mixture_ellipses(good, f"{stem}_ellipses.png"))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the bad start may stop at max_iter: that is the point
-        bad = fit(gaussian_mixture, report.data, "em", seed=seed, max_iter=300,
-                  init=bad_start(report.data["X"], seed=seed, **report.options), **report.options)
-    paths.append(figures.em_initialisations(good, bad, f"{stem}_initialisations.png"))
-    return paths
+    return paths + em_figures(good, out_dir, seed)
 
 
 def main(args):
     options = {"num_components": args.num_components, "covariance_type": args.covariance_type}
     with_loo = "nuts" in args.method
-    others = [k for k in range(1, args.max_k + 1) if k != args.num_components]
-    # the other K's criteria need nothing of the main fits: with --jobs > 1 they are fitted in
-    # other processes, started before this one's fits start JAX's runtime
-    tasks = [partial(criteria_elsewhere, args, k, with_loo) for k in others]
+    # what needs nothing of the main fits: the other K's criteria, and, when the main fits have
+    # neither EM nor NUTS (for LOO), the main K's criteria and EM's figures too. With --jobs > 1
+    # they are fitted in other processes, started before this one's fits start JAX's runtime
+    em_elsewhere = args.num_components > 1 and not {"em", "nuts"} & set(args.method)
+    elsewhere = [k for k in range(1, args.max_k + 1) if k != args.num_components or em_elsewhere]
+    tasks = [partial(criteria_elsewhere, args, k, with_loo) for k in elsewhere]
+    tasks += [partial(em_figures_elsewhere, args)] if em_elsewhere else []
     with common.in_background(args.jobs - 1, tasks) as pending:
         report = common.fit_and_report(gaussian_mixture, args, **options)
         table, chosen, points = choose_k(report.data, args, covariance_type=args.covariance_type, max_k=args.max_k,
                                          with_loo=with_loo, fitted=report.fits,
-                                         elsewhere=dict(zip(others, pending)) if pending else None)
-    print(table.to_string(float_format=lambda v: f"{v:.2f}"))
-    print("  chosen K: " + ", ".join(f"{criterion} {k}" for criterion, k in chosen.items()))
-    table.to_csv(os.path.join(args.out_dir, "choose_k.csv"))
-    chosen_row = pd.DataFrame([chosen], index=["chosen K"])
-    return common.finish(report, make_figures(report, args.out_dir, args.seed, points.get(args.num_components)),
-                         {"choosing K": table, "chosen K": chosen_row})
+                                         elsewhere=dict(zip(elsewhere, pending)) if pending else None)
+        print(table.to_string(float_format=lambda v: f"{v:.2f}"))
+        print("  chosen K: " + ", ".join(f"{criterion} {k}" for criterion, k in chosen.items()))
+        table.to_csv(os.path.join(args.out_dir, "choose_k.csv"))
+        chosen_row = pd.DataFrame([chosen], index=["chosen K"])
+        paths = make_figures(report, args.out_dir, args.seed, points.get(args.num_components),
+                             elsewhere=pending[-1] if pending and em_elsewhere else None)
+    return common.finish(report, paths, {"choosing K": table, "chosen K": chosen_row})
 
 
 def add_arguments(parser):
