@@ -71,9 +71,29 @@ def compiled(method, module, model_options, priors, options, function):
     """
     xla_options = compiler_options(method)
     key = (method, module.__name__, freeze(model_options), freeze(priors), freeze(xla_options), freeze(options))
+    return _kept(key, lambda: jax.jit(unvalidated(function), compiler_options=xla_options or None))
+
+
+def compiled_function(method, function, static_argnames):
+    """``jax.jit(function, static_argnames=...)`` for a module-level ``function`` that takes its
+    model's functions as static arguments (EM's loop), with ``method``'s XLA options as they stand
+    at this call: :func:`inference.xla.compile_faster` may come after the import, and a jit at
+    import time would keep the options of then. Kept among the programs: one jitted object per
+    function, names and options."""
+    if not isinstance(static_argnames, tuple):
+        raise TypeError(f"static_argnames must be a tuple of names; got {type(static_argnames).__name__} "
+                        f"{static_argnames!r}")
+    xla_options = compiler_options(method)
+    key = (method, function.__module__, function.__qualname__, static_argnames, freeze(xla_options))
+    return _kept(key, lambda: jax.jit(function, static_argnames=static_argnames, compiler_options=xla_options or None))
+
+
+def _kept(key, make):
+    """The program kept under ``key``, made by ``make()`` when there is none; the last
+    :data:`MAX_PROGRAMS` used are kept."""
     program = _PROGRAMS.get(key)
     if program is None:
-        program = _PROGRAMS[key] = jax.jit(unvalidated(function), compiler_options=xla_options or None)
+        program = _PROGRAMS[key] = make()
         while len(_PROGRAMS) > MAX_PROGRAMS:
             _PROGRAMS.popitem(last=False)
     else:

@@ -55,7 +55,7 @@ from models._checks import STREAM_BLOCK_ROWS, read_rows
 from models._priors import fixed_names
 
 from . import optim
-from ._compiled import compiled_for_model
+from ._compiled import compiled_for_model, compiled_function
 from ._point import ConvergenceWarning, IllPosedWarning
 from ._setup import (
     check_init,
@@ -75,7 +75,7 @@ from .handlers import (
     with_deterministic,
 )
 from .result import Fit, fit_context
-from .xla import OPTIMISED, compiler_options, jit_for
+from .xla import OPTIMISED, compiler_options
 
 OPTIONS = {
     "max_iter": 100,
@@ -305,8 +305,8 @@ def _update(stats, params, reg_covar, *, update, options):
 
 
 def compiled_loop():
-    """:func:`_em_loop` jitted with EM's XLA options of the moment (:func:`inference.xla.jit_for`)."""
-    return jit_for("em", _em_loop, static_argnames=("statistics", "update", "options", "trace_length", "mesh"))
+    """:func:`_em_loop` jitted with EM's XLA options of the moment (:func:`inference._compiled.compiled_function`)."""
+    return compiled_function("em", _em_loop, ("statistics", "update", "options", "trace_length", "mesh"))
 
 
 def _em_loop(rows, weights, params, reg_covar, tol, max_iter, *, statistics, update, options, trace_length, mesh):

@@ -176,3 +176,20 @@ def test_reading_the_models_sites_compiles_nothing():
                                                 count=num_free_params(mixture)))
     assert events == ["/jax/core/compile/jaxpr_trace_duration"] * 2  # the two abstract traces, nothing else
     assert found == {"sites": {"z": K}, "count": (K - 1) + 2 * K + 2 * K + K}
+
+
+def test_a_module_level_function_is_jitted_once_per_xla_options(monkeypatch):
+    """``compiled_function`` keys on the function, its static names and the method's XLA options
+    at the call; a bare string of names (which JAX would split into letters) is refused."""
+    from inference import xla
+
+    def double(x, *, times):
+        return x * times
+
+    quick = _compiled.compiled_function("em", double, ("times",))
+    assert _compiled.compiled_function("em", double, ("times",)) is quick
+    monkeypatch.setattr(xla, "_quick_methods", ())
+    assert _compiled.compiled_function("em", double, ("times",)) is not quick
+    assert float(quick(3.0, times=2)) == 6.0
+    with pytest.raises(TypeError, match=r"static_argnames must be a tuple of names; got str 'times'"):
+        _compiled.compiled_function("em", double, "times")
