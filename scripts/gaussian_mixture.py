@@ -30,6 +30,8 @@ from inference.arviz import import_arviz
 from inference.criteria import information_criteria
 from models import gaussian_mixture
 
+NAME = gaussian_mixture.__name__.rsplit(".", 1)[-1]  # the outputs' stem, as common names them
+
 
 def criteria_at(k, data, args, *, covariance_type, with_loo, fitted=None):
     """AIC and BIC of the ML estimate at K = ``k`` (EM; ML for K = 1, which has no latent), and
@@ -104,7 +106,7 @@ def bad_start(X, *, seed, num_components, covariance_type):
 def em_figures(good, out_dir, seed):
     """EM's figures: the components of ``good`` (EM's fit from the k-means start) with the points
     coloured by responsibility, and ``good`` beside a run from the bad start."""
-    stem = os.path.join(out_dir, "gaussian_mixture")
+    stem = os.path.join(out_dir, NAME)
     paths = [figures.mixture_ellipses(good, f"{stem}_ellipses.png")]
     options = {name: good.options[name] for name in ("num_components", "covariance_type")}
     with warnings.catch_warnings():
@@ -116,22 +118,23 @@ def em_figures(good, out_dir, seed):
 
 
 def em_figures_elsewhere(args):
-    """:func:`em_figures` in another process (``common.in_background``), from EM fitted there as
-    :func:`criteria_at` fits it, when the main fits have no EM: the figures' paths."""
+    """:func:`em_figures` in another process, from EM fitted there as :func:`criteria_at` fits it
+    (in the same process after :func:`criteria_elsewhere` at this K, the program is compiled
+    already: 0.04 s): the figures' paths."""
     options = {"num_components": args.num_components, "covariance_type": args.covariance_type}
     data = common.load_data(args, gaussian_mixture, **options)[0]
     return em_figures(fit(gaussian_mixture, data, "em", seed=args.seed, **options), args.out_dir, args.seed)
 
 
-def make_figures(report, out_dir, seed, good=None, elsewhere=None):
+def make_figures(report, out_dir, seed, good=None, drawn_elsewhere=None):
     """The common figures, and for K > 1 :func:`em_figures`: of ``good``, EM's fit at the
-    report's K (fitted here when None), or the paths that ``elsewhere`` (a future of
-    :func:`em_figures_elsewhere`) gives. K = 1 has no latent for EM to fill in."""
+    report's K (fitted here when None), or those that ``drawn_elsewhere`` (a future of
+    :func:`em_figures_elsewhere`) drew. K = 1 has no latent for EM to fill in."""
     paths = common.common_figures(report, out_dir)
     if report.options["num_components"] == 1:
         return paths
-    if elsewhere is not None:
-        return paths + elsewhere.result()
+    if drawn_elsewhere is not None:
+        return paths + drawn_elsewhere.result()
     good = good or report.fits.get("em") or fit(gaussian_mixture, report.data, "em", seed=seed, **report.options)
     return paths + em_figures(good, out_dir, seed)
 
@@ -142,21 +145,24 @@ def main(args):
     # what needs nothing of the main fits: the other K's criteria, and, when the main fits have
     # neither EM nor NUTS (for LOO), the main K's criteria and EM's figures too. With --jobs > 1
     # they are fitted in other processes, started before this one's fits start JAX's runtime
-    em_elsewhere = args.num_components > 1 and not {"em", "nuts"} & set(args.method)
-    elsewhere = [k for k in range(1, args.max_k + 1) if k != args.num_components or em_elsewhere]
-    tasks = [partial(criteria_elsewhere, args, k, with_loo) for k in elsewhere]
-    tasks += [partial(em_figures_elsewhere, args)] if em_elsewhere else []
+    main_k_elsewhere = args.num_components > 1 and not {"em", "nuts"} & set(args.method)
+    ks = [k for k in range(1, args.max_k + 1) if k != args.num_components or main_k_elsewhere]
+    tasks = [partial(criteria_elsewhere, args, k, with_loo) for k in ks]
+    # last, as the main process needs the figures last: with one background process, a task for
+    # the main K's criteria and figures together kept the other K's criteria waiting (0.5 s)
+    tasks += [partial(em_figures_elsewhere, args)] if main_k_elsewhere else []
     with common.in_background(args.jobs - 1, tasks) as pending:
+        criteria = dict(zip(ks, pending)) if pending else None
+        figures_drawn = pending[len(ks)] if pending and main_k_elsewhere else None
         report = common.fit_and_report(gaussian_mixture, args, **options)
         table, chosen, points = choose_k(report.data, args, covariance_type=args.covariance_type, max_k=args.max_k,
-                                         with_loo=with_loo, fitted=report.fits,
-                                         elsewhere=dict(zip(elsewhere, pending)) if pending else None)
+                                         with_loo=with_loo, fitted=report.fits, elsewhere=criteria)
         print(table.to_string(float_format=lambda v: f"{v:.2f}"))
         print("  chosen K: " + ", ".join(f"{criterion} {k}" for criterion, k in chosen.items()))
         table.to_csv(os.path.join(args.out_dir, "choose_k.csv"))
         chosen_row = pd.DataFrame([chosen], index=["chosen K"])
         paths = make_figures(report, args.out_dir, args.seed, points.get(args.num_components),
-                             elsewhere=pending[-1] if pending and em_elsewhere else None)
+                             drawn_elsewhere=figures_drawn)
     return common.finish(report, paths, {"choosing K": table, "chosen K": chosen_row})
 
 
