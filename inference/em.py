@@ -55,8 +55,7 @@ from models._checks import STREAM_BLOCK_ROWS, read_rows
 from models._priors import fixed_names
 
 from . import optim
-from . import _compiled
-from ._compiled import compiled_for_model, compiled_function
+from ._compiled import compiled, compiled_for_model, compiled_function
 from ._point import ConvergenceWarning, IllPosedWarning
 from ._setup import (
     check_init,
@@ -365,14 +364,14 @@ def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, 
         objective, m_step, progress_bar, engine, chunk_size, devices):
     """Fit by EM; ``params`` at the end, the objective trace as ``-losses``."""
     closed = _check_options(module, priors, objective=objective, m_step=m_step, reg_covar=reg_covar, tol=tol)
-    compiled = closed and engine == "auto" and hasattr(module, "em_statistics") and "labelled" not in data
+    engine_compiled = closed and engine == "auto" and hasattr(module, "em_statistics") and "labelled" not in data
     streamed = isinstance(data["X"], np.memmap)
     for needed, what in ((devices is not None, "devices applies to"), (streamed, "X on disk (np.memmap) is streamed by")):
-        if needed and not compiled:
+        if needed and not engine_compiled:
             raise ValueError(f"{what} the compiled engine only (engine='auto', the closed-form ML M-step of a model "
                              f"with em_statistics, no missing labels); got devices = {devices}, engine={engine!r}, "
                              f"m_step={'closed' if closed else 'numerical'!r}, for {module.__name__.rsplit('.', 1)[-1]}")
-    mesh = row_mesh(devices) if compiled else None
+    mesh = row_mesh(devices) if engine_compiled else None
     full_data = data
     if streamed:  # starts and the model's trace from a sample of rows spread over the file
         data = {"X": _spread_sample(data["X"])}
@@ -385,7 +384,7 @@ def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, 
     # shapes, so that a refit of new data of the same shape compiles nothing (a jit of a fresh
     # closure at every fit compiled them all again: MAP-EM's three, 1.5 s on iris)
     def program(what, function, **static):
-        return _compiled.compiled("em", module, model_options, priors, {"program": what, **static}, function)
+        return compiled("em", module, model_options, priors, {"program": what, **static}, function)
 
     e_step = program("e_step", partial(log_joint, model, name, num_values))
     data_jax = jax.device_put(data)
@@ -419,7 +418,7 @@ def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, 
         runs = [_run_streamed(full_data["X"], start, module=module, options=model_options, reg_covar=reg,
                               max_iter=max_iter, tol=tol, chunk_size=chunk_size, mesh=mesh, progress_bar=progress_bar)
                 for start in starts]
-    elif compiled:
+    elif engine_compiled:
         runs = [_run_compiled(data, start, module=module, options=model_options, reg_covar=reg, max_iter=max_iter,
                               tol=tol, chunk_size=chunk_size, mesh=mesh) for start in starts]
     else:
@@ -444,7 +443,7 @@ def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, 
     full = {k: np.asarray(v) for k, v in full.items()}
     if streamed:  # N x K would not fit: the model's predict serves blocks of rows
         resp = None
-    elif compiled and hasattr(module, "responsibilities"):  # the closed form: the generic E-step makes N x K x D x D
+    elif engine_compiled and hasattr(module, "responsibilities"):  # closed form: the generic E-step makes N x K x D x D
         resp = np.asarray(module.responsibilities(full, data["X"]))
     else:
         joint = np.asarray(e_step(jax.device_put(params), data_jax))
@@ -467,8 +466,8 @@ def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, 
         **fit_context(module, full_data, priors, seed, model_options),
         method_options=dict(max_iter=max_iter, tol=tol, reg_covar=reg_covar, num_restarts=num_restarts, init=init,
                             init_method=init_method, objective=objective, m_step="closed" if closed else "numerical",
-                            progress_bar=progress_bar, engine="compiled" if compiled else "generic", chunk_size=chunk_size,
-                            devices=devices),
+                            progress_bar=progress_bar, engine="compiled" if engine_compiled else "generic",
+                            chunk_size=chunk_size, devices=devices),
         info={
             "objective": what,
             "responsibilities": resp,

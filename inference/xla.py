@@ -12,8 +12,8 @@ Fitting a lecture model to a shipped data set is nearly all compilation: ``linea
 - every program at LLVM's ``-O0`` instead of ``-O3`` (``--xla_backend_optimization_level=0``),
   except those that run long: the fits by NUTS and VI, and those of the other methods that are
   not among :data:`QUICK_METHODS` (ML, MAP, Laplace and EM, which run for milliseconds on those
-  data), which keep ``-O3`` by their own option (:func:`compiler_options`, :data:`OPTIMISED`). Measured
-  on 2 cores (2026-12-01): the mixture's ML on iris (L-BFGS, Hessian and polish) compiles in
+  data), which keep ``-O3`` by their own option (:func:`compiler_options`, :data:`OPTIMISED`).
+  Measured on 2 cores (2026-12-01): the mixture's ML on iris (L-BFGS, Hessian and polish) compiles in
   1.9 s instead of 3.3 s and runs in 23 ms instead of 13 ms. For all programs ``-O0`` would
   triple NUTS's gradient (logistic regression, N = 1e4, D = 20: 150 us against 50); ``-O1``
   and ``-O2`` compile only some 8 % faster than ``-O3``. VI's thousands of steps run for seconds
@@ -27,9 +27,9 @@ Fitting a lecture model to a shipped data set is nearly all compilation: ``linea
   runs L-BFGS at each iteration, takes 3.0 to 3.1 s at ``-O0`` against 3.7 to 4.3 s, to the
   same log-posterior to 4e-11 relative (2026-12-04). On large data EM's iterations are some 1.5
   times slower (N = 2e5, D = K = 8, 20 iterations: 4.0 s against 2.7 s), so EM over data on
-  disk (streamed, large by definition) keeps ``-O3``. The rest, at ``-O0`` since 2026-12-04, is the programs around the fits: a model's
-  simulation and predictions, the pointwise log-likelihood of the InferenceData, JAX's
-  operations run one by one. The simulation of the classifier's decision-boundary figure
+  disk (streamed, large by definition) keeps ``-O3``. The rest, at ``-O0`` since 2026-12-04,
+  is the programs around the fits: a model's simulation and predictions, the pointwise
+  log-likelihood of the InferenceData, JAX's operations run one by one. The simulation of the classifier's decision-boundary figure
   (400 draws) compiles in 0.11 to 0.18 s instead of 0.37 to 0.40 s and runs in 0.4 instead of
   0.2 ms; ``gaussian_classifier.py --method ml`` took 4.32 to 4.69 s cold instead of 5.06 to
   5.14 s (interleaved). NumPyro's own compiled loops, outside the layer's programs (NUTS with

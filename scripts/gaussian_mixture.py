@@ -54,12 +54,19 @@ def criteria_at(k, data, args, *, covariance_type, with_loo, fitted=None):
 
 
 def criteria_elsewhere(args, k, with_loo):
-    """:func:`criteria_at` in another process (``common.in_background``): the data loaded as the
-    main process loads them (the same file, data set or simulation), and the point fit left
-    behind, which holds its model's module and so does not pickle."""
-    options = {"num_components": args.num_components, "covariance_type": args.covariance_type}
-    data = common.load_data(args, gaussian_mixture, **options)[0]
-    return criteria_at(k, data, args, covariance_type=args.covariance_type, with_loo=with_loo)[:2]
+    """:func:`criteria_at` in another process (``common.in_background``), on :func:`_data`; the
+    point fit is left behind, as it holds its model's module and so does not pickle."""
+    return criteria_at(k, _data(args), args, covariance_type=args.covariance_type, with_loo=with_loo)[:2]
+
+
+def _options(args):
+    """The main fits' model options."""
+    return {"num_components": args.num_components, "covariance_type": args.covariance_type}
+
+
+def _data(args):
+    """The data as the main process loads them (the same file, data set or simulation)."""
+    return common.load_data(args, gaussian_mixture, **_options(args))[0]
 
 
 def choose_k(data, args, *, covariance_type, max_k, with_loo, fitted=None, elsewhere=None):
@@ -121,9 +128,8 @@ def em_figures_elsewhere(args):
     """:func:`em_figures` in another process, from EM fitted there as :func:`criteria_at` fits it
     (in the same process after :func:`criteria_elsewhere` at this K, the program is compiled
     already: 0.04 s): the figures' paths."""
-    options = {"num_components": args.num_components, "covariance_type": args.covariance_type}
-    data = common.load_data(args, gaussian_mixture, **options)[0]
-    return em_figures(fit(gaussian_mixture, data, "em", seed=args.seed, **options), args.out_dir, args.seed)
+    return em_figures(fit(gaussian_mixture, _data(args), "em", seed=args.seed, **_options(args)), args.out_dir,
+                      args.seed)
 
 
 def make_figures(report, out_dir, seed, good=None, drawn_elsewhere=None):
@@ -140,7 +146,7 @@ def make_figures(report, out_dir, seed, good=None, drawn_elsewhere=None):
 
 
 def main(args):
-    options = {"num_components": args.num_components, "covariance_type": args.covariance_type}
+    options = _options(args)
     with_loo = "nuts" in args.method
     # what needs nothing of the main fits: the other K's criteria, and, when the main fits have
     # neither EM nor NUTS (for LOO), the main K's criteria and EM's figures too. With --jobs > 1
