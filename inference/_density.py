@@ -11,30 +11,110 @@ same bits in every process.
 
 :func:`log_joint` is ``log p(data, theta)``: the objective of ML (with the priors masked out,
 :class:`inference.handlers.likelihood_only`) and MAP. :class:`OrderedELBO` is the
-reparameterised ELBO of VI. Discrete latents marked for enumeration are summed out by funsor
-in both.
+reparameterised ELBO of VI. A discrete latent marked for enumeration is summed out in both:
+the lecture models have at most one, a label per row (the mixture's ``z``, the semi-supervised
+classifier's ``y``), and its sum is a ``logsumexp`` per row, done here rather than by funsor.
+
+funsor's ``log_density`` multiplies each term by its site's scale before it sums the label
+out, so a minibatch's ``N / B`` (:class:`inference.handlers.scale_data`) scaled ``log pi_k +
+log N(x_n | k)`` inside the ``logsumexp``: at a scale of 2 the mixture's log-likelihood on
+iris came out 2.048 times the unscaled one, and minibatch ML, MAP and VI of the mixture
+followed a biased objective. Here the scale multiplies each row's sum, ``s log sum_k p(x_n,
+z_n = k | theta)``, as a subsampled plate means.
 """
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import random
+from numpyro import handlers
 from numpyro.handlers import replay, seed
 from numpyro.infer.elbo import ELBO
 from numpyro.infer.util import log_density
+from numpyro.primitives import Messenger
+
+from .handlers import is_enumerated
 
 # the lecture models have one plate ("data"); enumeration takes the dimension left of it
 MAX_PLATE_NESTING = 1
 
 
-def log_joint(model, data, values, *, enumerated):
-    """``log p(data, values)`` under ``model`` (its handlers applied), with the enumerated
-    discrete latents summed out when ``enumerated``; ``model`` takes the data as keywords."""
-    if enumerated:  # funsor, 0.12 s to import, only for the models that enumerate
-        from numpyro.contrib.funsor import enum
-        from numpyro.contrib.funsor import log_density as enum_log_density
+class _all_values(Messenger):
+    """Give each enumerated site every value of its support at once, along the dimension left
+    of the plates: ``(K, 1)`` for a label in the plate ``"data"``."""
 
-        return enum_log_density(enum(model, first_available_dim=-MAX_PLATE_NESTING - 1), (), data, values)[0]
-    return log_density(model, (), data, values)[0]
+    def process_message(self, msg):
+        if is_enumerated(msg) and msg["value"] is None:
+            support = msg["fn"].enumerate_support(expand=False)
+            if support.ndim > MAX_PLATE_NESTING + 1:
+                raise NotImplementedError(
+                    f"site {msg['name']!r} is enumerated inside {support.ndim - 1} plates; the layer's models "
+                    f"have at most {MAX_PLATE_NESTING}")
+            msg["value"] = jnp.reshape(support, support.shape[:1] + (1,) * MAX_PLATE_NESTING)
+
+
+def _site_log_prob(site):
+    if site["intermediates"]:
+        return site["fn"].log_prob(site["value"], site["intermediates"])
+    return site["fn"].log_prob(site["value"])
+
+
+def _plates(site):
+    return {frame.name for frame in site["cond_indep_stack"]}
+
+
+def _common_scale(sites, label):
+    """The one scale of the sites whose terms are summed over ``label``'s values."""
+    scale = sites[0]["scale"]
+    for site in sites[1:]:
+        other = site["scale"]
+        same = other is scale or (
+            other is not None and scale is not None
+            and not isinstance(other, jax.core.Tracer) and not isinstance(scale, jax.core.Tracer)
+            and np.array_equal(other, scale))
+        if not same:
+            raise ValueError(
+                f"the terms summed over the enumerated site {label!r} must share one scale (a plate's "
+                f"subsampling, inference.handlers.scale_data); {sites[0]['name']!r} and {site['name']!r} differ")
+    return scale
+
+
+def log_joint(model, data, values):
+    """``log p(data, values)`` under ``model`` (its handlers applied), with an enumerated discrete
+    latent summed out; ``model`` takes the data as keywords.
+
+    The enumerated site (one at most, in the plate ``"data"``) takes all its K values at once
+    (shape ``(K, 1)``), so the terms that depend on it come out with shape ``(K, N)``; their sum
+    is reduced by ``logsumexp`` over the K values, row by row, then multiplied by the plate's
+    scale. Every other term is added as ``numpyro.infer.util.log_density`` adds it, in the
+    order of the model's trace.
+    """
+    trace = handlers.trace(_all_values(handlers.substitute(model, data=values))).get_trace(**data)
+    labels = [name for name, site in trace.items() if is_enumerated(site)]
+    if len(labels) > 1:
+        raise NotImplementedError(
+            f"the layer sums out one enumerated site per row; the model enumerates {len(labels)}: {labels}")
+    total, summed, terms = jnp.zeros(()), [], []
+    for site in trace.values():
+        if site["type"] != "sample":
+            continue
+        log_prob = _site_log_prob(site)
+        if jnp.ndim(log_prob) > MAX_PLATE_NESTING:  # the label's values' dimension: it depends on the label
+            summed.append(site)
+            terms.append(log_prob)
+        else:
+            total = total + jnp.sum(log_prob if site["scale"] is None else site["scale"] * log_prob)
+    if not summed:
+        return total
+    label = trace[labels[0]]
+    outside = [site["name"] for site in summed if _plates(site) != _plates(label) or "data" not in _plates(site)]
+    if outside:
+        raise NotImplementedError(
+            f"the terms that depend on the enumerated site {labels[0]!r} must lie in its plate \"data\" and no "
+            f"other, one row each; {outside} do not")
+    scale = _common_scale(summed, labels[0])
+    per_row = jax.nn.logsumexp(sum(terms[1:], terms[0]), axis=0)
+    return total + jnp.sum(per_row if scale is None else scale * per_row)
 
 
 class OrderedELBO(ELBO):
@@ -47,9 +127,8 @@ class OrderedELBO(ELBO):
 
     can_infer_discrete = True
 
-    def __init__(self, num_particles=1, *, enumerated=False):
+    def __init__(self, num_particles=1):
         super().__init__(num_particles=num_particles)
-        self.enumerated = enumerated
 
     def loss_with_mutable_state(self, rng_key, param_map, model, guide, *args, **kwargs):
         if args:
@@ -58,8 +137,7 @@ class OrderedELBO(ELBO):
         def particle(key):
             model_seed, guide_seed = random.split(key)
             guide_log, guide_trace = log_density(seed(guide, guide_seed), (), kwargs, param_map)
-            model_log = log_joint(replay(seed(model, model_seed), guide_trace), kwargs, param_map,
-                                  enumerated=self.enumerated)
+            model_log = log_joint(replay(seed(model, model_seed), guide_trace), kwargs, param_map)
             return model_log - guide_log
 
         if self.num_particles == 1:

@@ -54,7 +54,7 @@ from models._priors import fixed_names
 from . import optim
 from ._compiled import compiled
 from ._density import log_joint
-from ._setup import closed_form_start, enumerated_sites, fit_keys, starting_values, tolerances
+from ._setup import closed_form_start, fit_keys, starting_values, tolerances
 from ._sharding import fit_mesh, sharded_data
 from .handlers import (
     constrain,
@@ -114,18 +114,17 @@ def _solve(rng_key, start, data, mask, *, model, target, optimizer, max_iter, gt
     """
     if mask is not None:
         target = observed_rows(target, mask=mask)
-    enumerated = bool(enumerated_sites(target, start, data))
     transforms = parameter_transforms(target, start, data)
     num_data = data["X"].shape[0] if mask is None else mask.sum()
 
     def loss(unconstrained):
-        return -log_joint(target, data, constrain(transforms, unconstrained), enumerated=enumerated) / num_data
+        return -log_joint(target, data, constrain(transforms, unconstrained)) / num_data
 
     def batch_loss(unconstrained, key):
         rows = random.randint(key, (batch_size,), 0, num_data)
         batch = {name: value[rows] for name, value in data.items()}
         scaled = scale_data(target, factor=num_data / batch_size)
-        return -log_joint(scaled, batch, constrain(transforms, unconstrained), enumerated=enumerated) / num_data
+        return -log_joint(scaled, batch, constrain(transforms, unconstrained)) / num_data
 
     def observed_hessian(theta):
         return information(theta, data["X"], data.get("y"), weights=mask) / num_data

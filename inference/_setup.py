@@ -11,7 +11,6 @@ from models._checks import check_values
 from models._priors import fixed_names
 
 from ._compiled import unvalidated
-from ._density import OrderedELBO
 from .handlers import is_enumerated
 
 
@@ -101,11 +100,6 @@ def enumerated_sites(model, values, data):
 
     jax.eval_shape(unvalidated(trace), values, {name: value[:1] for name, value in data.items()})
     return found
-
-
-def elbo_for(model, values, data, num_particles=1):
-    """The ELBO of ``model``, its enumerated latents (if any) summed out."""
-    return OrderedELBO(num_particles, enumerated=bool(enumerated_sites(model, values, data)))
 
 
 def tolerances(gtol, ftol, optimizer):

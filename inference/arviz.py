@@ -58,7 +58,7 @@ def _pointwise(model, draws, data):
     target = likelihood_only(model)
 
     def one(row, theta):
-        return log_joint(target, {name: value[None] for name, value in row.items()}, theta, enumerated=True)
+        return log_joint(target, {name: value[None] for name, value in row.items()}, theta)
 
     return jax.vmap(jax.vmap(one, in_axes=(0, None)), in_axes=(None, 0))(data, draws)
 

@@ -33,7 +33,8 @@ from numpyro.infer.initialization import init_to_value
 from tqdm import tqdm
 
 from ._compiled import compiled
-from ._setup import elbo_for, fit_keys, starting_values
+from ._density import OrderedELBO
+from ._setup import fit_keys, starting_values
 from ._sharding import fit_mesh, sharded_data
 from .handlers import hide_enumerated, observed_rows, scale_data, with_deterministic
 from .result import Fit, fit_context
@@ -82,7 +83,7 @@ def _solve(rng_key, start, data, mask, *, model, guide, num_steps, learning_rate
     schedule = optax.cosine_decay_schedule(learning_rate, num_steps, alpha=0.01)
     target = model if batch_size is None else scale_data(model, factor=num_data / batch_size)
     target = target if mask is None else observed_rows(target, mask=mask)
-    svi = SVI(target, auto, optax.adam(schedule), elbo_for(model, start, data, num_particles))
+    svi = SVI(target, auto, optax.adam(schedule), OrderedELBO(num_particles))
 
     def batch(key):
         if batch_size is None:

@@ -128,7 +128,7 @@ def test_semi_supervised_labelled_row_far_below_another_class_keeps_a_finite_lik
     theta = {"pi": np.array([0.4, 0.6]), "mu": np.array([[0.0], [100.0]]), "sigma": np.array([[1.0], [1.0]])}
     data = {"X": X, "y": y, "labelled": y >= 0}
     model = observed_rows(gaussian_classifier.model, mask=np.ones(3, dtype=bool))
-    ours = log_joint(model, data, theta, enumerated=True)
+    ours = log_joint(model, data, theta)
     log_pi = np.log(theta["pi"])
     terms = log_pi[:, None] + _scipy(theta["mu"], np.ones((2, 1, 1)), X)  # (K, N)
     prior = sum(float(s.log_prob(theta[k]).sum()) for k, s in (

@@ -1,0 +1,124 @@
+"""The log joint density with the enumerated label summed out (:func:`inference._density.log_joint`)."""
+
+import jax
+import numpy as np
+import numpyro
+import numpyro.distributions as dist
+import pytest
+from numpyro.contrib.funsor import enum
+from numpyro.contrib.funsor import log_density as funsor_log_density
+from scipy.special import logsumexp
+
+import models
+from inference._density import log_joint
+from inference.handlers import likelihood_only, observed_rows, scale_data
+
+gc, gm = models.gaussian_classifier, models.gaussian_mixture
+
+
+def _mixture(covariance_type):
+    sim = gm.simulate(jax.random.PRNGKey(1), 40, 2, num_components=3, covariance_type=covariance_type)
+    theta = {name: sim.params[name] for name in gm.params(2, num_components=3, covariance_type=covariance_type)}
+    return (lambda X: gm.model(X, num_components=3, covariance_type=covariance_type)), {"X": sim.data["X"]}, theta
+
+
+def _semi_supervised():
+    sim = gc.simulate(jax.random.PRNGKey(2), 40, 2, num_classes=3)
+    y = np.where(np.arange(40) % 3 == 0, np.asarray(sim.data["y"]), -1)
+    data = gc.check_data(np.asarray(sim.data["X"]), y, num_classes=3)
+    theta = {name: sim.params[name] for name in ("pi", "mu", "sigma", "corr_chol")}
+    return (lambda X, y, labelled: gc.model(X, y, labelled, num_classes=3)), data, theta
+
+
+CASES = {
+    **{f"mixture-{c}": (lambda c=c: _mixture(c)) for c in gm.COVARIANCE_TYPES},
+    "semi-supervised classifier": _semi_supervised,
+}
+
+
+@pytest.fixture(params=list(CASES))
+def case(request):
+    return CASES[request.param]()
+
+
+@pytest.mark.parametrize("likelihood", [False, True], ids=["joint", "likelihood"])
+def test_log_joint_equals_funsors_sum_over_the_label(case, likelihood):
+    """funsor's variable elimination is the independent reference; both sum a few float64 terms
+    per row and differ in the order of the additions, so they agree to round-off (1e-12)."""
+    model, data, theta = case
+    model = likelihood_only(model) if likelihood else model
+    expected, _ = funsor_log_density(enum(model, first_available_dim=-2), (), data, theta)
+    np.testing.assert_allclose(log_joint(model, data, theta), expected, rtol=1e-12)
+
+
+def test_the_mixtures_log_likelihood_is_sklearns_score():
+    """``sum_n log sum_k pi_k N(x_n | mu_k, cov_k)`` of scikit-learn's ``score_samples`` at the
+    same parameters (tests/models/test_gaussian_mixture.py builds it), to round-off."""
+    model, data, theta = _mixture("full")
+    X = np.asarray(data["X"])
+    cov = np.asarray(gm._theta(theta, 3, "full")["cov"])
+    densities = [np.log(theta["pi"][k]) + dist.MultivariateNormal(theta["mu"][k], cov[k]).log_prob(X) for k in range(3)]
+    expected = logsumexp(np.stack(densities), axis=0).sum()
+    np.testing.assert_allclose(log_joint(likelihood_only(model), data, theta), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("factor", [2.0, 7.5])
+def test_a_minibatch_scale_multiplies_each_rows_sum_over_the_label(case, factor):
+    """A subsampled plate's ``N / B`` multiplies ``log sum_k p(x_n, z_n = k)``, row by row, and
+    leaves the priors (outside the plate) alone, so that a minibatch's objective is unbiased.
+    funsor scaled each term inside the sum over k: at a factor of 2 the mixture's
+    log-likelihood came out 2.048 times the unscaled one. One multiplication apart: 1e-12."""
+    model, data, theta = case
+    likelihood = log_joint(likelihood_only(model), data, theta)
+    prior = log_joint(model, data, theta) - likelihood
+    scaled = log_joint(scale_data(model, factor=factor), data, theta)
+    np.testing.assert_allclose(scaled, prior + factor * likelihood, rtol=1e-12)
+
+
+def test_padding_rows_add_exactly_nothing(case):
+    """The rows that :class:`inference.handlers.observed_rows` masks out (the padding of
+    sharded data) add 0: the label's own terms sum to 1 over its values there."""
+    model, data, theta = case
+    padded = {name: np.concatenate([value, value[:5]]) for name, value in data.items()}
+    mask = np.arange(len(padded["X"])) < len(data["X"])
+    np.testing.assert_allclose(log_joint(observed_rows(model, mask=mask), padded, theta),
+                               log_joint(model, data, theta), rtol=1e-13)
+
+
+def test_a_model_without_an_enumerated_site_is_numpyros_log_density():
+    sim = models.linear_regression.simulate(jax.random.PRNGKey(0), 20, 2)
+    theta = {name: sim.params[name] for name in ("a", "b", "sigma")}
+    expected, _ = numpyro.infer.util.log_density(models.linear_regression.model, (), sim.data, theta)
+    assert log_joint(models.linear_regression.model, sim.data, theta) == expected
+
+
+def _two_labels(X):
+    with numpyro.plate("data", X.shape[0]):
+        a = numpyro.sample("a", dist.Bernoulli(0.3), infer={"enumerate": "parallel"})
+        b = numpyro.sample("b", dist.Bernoulli(0.6), infer={"enumerate": "parallel"})
+        numpyro.sample("X", dist.Normal(a + b, 1.0), obs=X)
+
+
+def _label_outside_the_plate(X):
+    z = numpyro.sample("z", dist.Bernoulli(0.3), infer={"enumerate": "parallel"})
+    with numpyro.plate("data", X.shape[0]):
+        numpyro.sample("X", dist.Normal(z, 1.0), obs=X)
+
+
+def _differently_scaled(X):
+    with numpyro.plate("data", X.shape[0]):
+        z = numpyro.sample("z", dist.Bernoulli(0.3), infer={"enumerate": "parallel"})
+        with numpyro.handlers.scale(scale=2.0):
+            numpyro.sample("X", dist.Normal(z, 1.0), obs=X)
+
+
+@pytest.mark.parametrize("model, error, match", [
+    (_two_labels, NotImplementedError, r"the layer sums out one enumerated site per row; the model enumerates 2: \['a', 'b'\]"),
+    (_label_outside_the_plate, NotImplementedError,
+     r"the terms that depend on the enumerated site 'z' must lie in its plate \"data\" and no other, one row each; \['z', 'X'\] do not"),
+    (_differently_scaled, ValueError,
+     r"the terms summed over the enumerated site 'z' must share one scale .*; 'z' and 'X' differ"),
+])
+def test_a_label_the_layer_cannot_sum_out_is_refused(model, error, match):
+    with pytest.raises(error, match=match):
+        log_joint(model, {"X": np.zeros(4)}, {})
