@@ -36,15 +36,23 @@ def num_free_params(fit):
     return sum(sizes)
 
 
-def information_criteria(fit):
-    """``{"log_likelihood", "num_params", "aic", "bic"}`` at ``fit.params`` (a point estimate)."""
+def information_criteria(fit, *, log_likelihood=None):
+    """``{"log_likelihood", "num_params", "aic", "bic"}`` at ``fit.params`` (a point estimate).
+
+    ``log_likelihood``: ``l(fit.params)`` when the caller has it already, say the last value of
+    the objective trace of an ML or ML-EM fit just made (``-fit.losses[-1]``, the same to
+    round-off: 6e-15 relative for the mixture on iris, K = 2, ..., 5), which saves compiling the
+    model's pointwise log-likelihood for the fit's shapes (0.12 to 0.17 s each). Computed from
+    the model when None: a fit whose ``params`` were replaced afterwards keeps its old trace.
+    """
     check_fit("fit", fit)
-    names = free_params(fit.model, fit.data, fit.options, fit.priors)
-    model = partial(fit.model.model, priors=fit.priors, **fit.options)
-    # device_put, not jnp.asarray, which compiles a program per array to copy it
-    draws = jax.device_put({name: np.asarray(fit.params[name])[None] for name in names})
-    data = jax.device_put(fit.data)
-    log_likelihood = float(np.sum(pointwise_log_likelihood(model, draws, data)))
+    if log_likelihood is None:
+        names = free_params(fit.model, fit.data, fit.options, fit.priors)
+        model = partial(fit.model.model, priors=fit.priors, **fit.options)
+        # device_put, not jnp.asarray, which compiles a program per array to copy it
+        draws = jax.device_put({name: np.asarray(fit.params[name])[None] for name in names})
+        data = jax.device_put(fit.data)
+        log_likelihood = float(np.sum(pointwise_log_likelihood(model, draws, data)))
     num_params, num_data = num_free_params(fit), fit.data["X"].shape[0]
     return {
         "log_likelihood": log_likelihood,

@@ -37,6 +37,20 @@ def test_aic_and_bic_equal_scikit_learn(iris, covariance_type):
     np.testing.assert_allclose(criteria["aic"], reference.aic(iris), rtol=1e-12)
 
 
+@pytest.mark.parametrize("method, num_components", [("em", 2), ("em", 4), ("ml", 3), ("ml", 1)])
+def test_an_ml_fits_last_objective_is_its_log_likelihood(iris, method, num_components):
+    """What the mixture script passes as ``log_likelihood``: ``-losses[-1]`` of an ML or ML-EM fit
+    is l(theta) at its estimate (K = 1: the closed form), computed by the fit's own program, so
+    the criteria agree with those from the pointwise log-likelihood to round-off (1e-13)."""
+    result = fit(gm, {"X": iris}, method, num_components=num_components, hessian=False) if method == "ml" else fit(
+        gm, {"X": iris}, method, num_components=num_components)
+    given = information_criteria(result, log_likelihood=-float(result.losses[-1]))
+    computed = information_criteria(result)
+    assert given.keys() == computed.keys() and given["num_params"] == computed["num_params"]
+    for name in ("log_likelihood", "aic", "bic"):
+        np.testing.assert_allclose(given[name], computed[name], rtol=1e-13, err_msg=name)
+
+
 @pytest.fixture(scope="module")
 def mixture_fits():
     sim = gm.simulate(jax.random.PRNGKey(1), 200, 2, num_components=3)

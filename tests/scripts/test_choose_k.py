@@ -20,22 +20,26 @@ def test_the_scan_fits_every_k_but_the_main_one(monkeypatch):
 
     def fake_fit(module, data, method, *, num_components, **options):
         calls.append((method, num_components))
-        return types.SimpleNamespace(idata=f"{method} K={num_components}", hessian=options.get("hessian", True))
+        return types.SimpleNamespace(idata=f"{method} K={num_components}", hessian=options.get("hessian", True),
+                                     losses=[float(num_components)])
 
     def fake_compare(idatas, ic):
         compared.update(idatas)
         return pd.DataFrame({"elpd_loo": [-1.0 * k for k in idatas], "se": 1.0}, index=list(idatas))
 
     monkeypatch.setattr(script, "fit", fake_fit)
-    monkeypatch.setattr(script, "information_criteria", lambda point: {"aic": 1.0, "bic": 1.0, "of": point.idata})
+    monkeypatch.setattr(script, "information_criteria", lambda point, log_likelihood: {"aic": 1.0, "bic": 1.0, "of": point.idata,
+                                                                                  "l": log_likelihood})
     monkeypatch.setattr(script.import_arviz(), "compare", fake_compare)
-    main = {"em": types.SimpleNamespace(idata="main em"), "nuts": types.SimpleNamespace(idata="main nuts")}
+    main = {"em": types.SimpleNamespace(idata="main em", losses=[7.0, 5.0]), "nuts": types.SimpleNamespace(idata="main nuts")}
     args = types.SimpleNamespace(seed=0, num_warmup=10, num_samples=10, num_chains=1, progress_bar=False,
                                  num_components=2)
     table, chosen, points = script.choose_k({"X": None}, args, covariance_type="full", max_k=3, with_loo=True,
                                             fitted=main)
     assert calls == [("ml", 1), ("nuts", 1), ("em", 3), ("nuts", 3)]
     assert table.loc[2, "of"] == "main em" and compared[2] == "main nuts"
+    # the log-likelihood is the point fit's last objective: -losses[-1]
+    assert list(table["l"]) == [-1.0, -5.0, -3.0]
     assert list(table.index) == [1, 2, 3] and chosen["loo"] == 1
     assert points[2] is main["em"] and points[3].idata == "em K=3"
     assert not points[1].hessian  # the criteria need K = 1's estimate only
@@ -48,7 +52,7 @@ def test_the_k_fitted_elsewhere_are_taken_from_their_futures_not_refitted(monkey
 
     def fake_fit(module, data, method, *, num_components, **options):
         calls.append((method, num_components))
-        return types.SimpleNamespace(idata=f"{method} K={num_components}")
+        return types.SimpleNamespace(idata=f"{method} K={num_components}", losses=[0.0])
 
     class Done:
         def __init__(self, k):
@@ -59,7 +63,7 @@ def test_the_k_fitted_elsewhere_are_taken_from_their_futures_not_refitted(monkey
 
     compared = {}
     monkeypatch.setattr(script, "fit", fake_fit)
-    monkeypatch.setattr(script, "information_criteria", lambda point: {"aic": 100.0, "bic": 100.0})
+    monkeypatch.setattr(script, "information_criteria", lambda point, log_likelihood: {"aic": 100.0, "bic": 100.0})
     monkeypatch.setattr(script.import_arviz(), "compare", lambda idatas, ic: compared.update(idatas) or pd.DataFrame(
         {"elpd_loo": [0.0] * len(idatas), "se": 1.0}, index=list(idatas)))
     args = types.SimpleNamespace(seed=0, num_warmup=10, num_samples=10, num_chains=1, progress_bar=False,
