@@ -189,6 +189,9 @@ def kmeans(rng_key, X, num_groups, max_iter=100):
 
     Squared distances come from one matrix product, ``|x|^2 - 2 x.c + |c|^2``, and the
     centres from per-group sums, so the cost per pass is O(N K D) without an N x K x D array.
+    The seeds are drawn by NumPy's generator, seeded with the bits of ``rng_key``: JAX's draws,
+    run op by op, compiled a program each (the key's split per K, the first seed, the others
+    per N), 0.29 s of the mixture's first ML fit in a process.
     """
     X = np.asarray(X, dtype=np.float64)
     sq_norms = np.einsum("nd,nd->n", X, X)
@@ -196,15 +199,14 @@ def kmeans(rng_key, X, num_groups, max_iter=100):
     def sq_dist(centres):  # (N, K), clipped at 0 against cancellation
         return np.maximum(sq_norms[:, None] - 2.0 * X @ centres.T + np.einsum("kd,kd->k", centres, centres), 0.0)
 
-    keys = random.split(rng_key, num_groups)
-    if keys.dtype == np.uint32:  # raw keys, indexed in NumPy: on a JAX array each index is a program per K
-        keys = np.asarray(keys)
-    chosen = [int(random.randint(keys[0], (), 0, len(X)))]
+    typed = jax.dtypes.issubdtype(rng_key.dtype, jax.dtypes.prng_key)
+    rng = np.random.default_rng(np.asarray(random.key_data(rng_key) if typed else rng_key, dtype=np.uint32))
+    chosen = [int(rng.integers(len(X)))]
     dist2 = sq_dist(X[chosen])[:, 0]
-    for key in keys[1:]:
-        with np.errstate(divide="ignore"):  # chosen points get log 0 = -inf, never re-chosen
-            logits = np.log(dist2) if dist2.sum() > 0 else np.zeros(len(X))
-        chosen.append(int(random.categorical(key, logits)))
+    for _ in range(num_groups - 1):
+        # a chosen point has distance 0 and is never chosen again; all points equal: uniform
+        total = dist2.sum()
+        chosen.append(int(rng.choice(len(X), p=dist2 / total if total > 0 else None)))
         dist2 = np.minimum(dist2, sq_dist(X[chosen[-1:]])[:, 0])
     centres = X[chosen]
     labels = np.full(len(X), -1)
