@@ -1,9 +1,14 @@
 """``Fit``: the one result type of every inference method."""
 
+import importlib
 import numbers
 from typing import NamedTuple
 
 import numpy as np
+
+
+def _unpickled_fit(fields):
+    return Fit(**{**fields, "model": importlib.import_module(fields["model"])})
 
 
 class Fit(NamedTuple):
@@ -67,6 +72,12 @@ class Fit(NamedTuple):
     @property
     def model_name(self):
         return self.model.__name__.rsplit(".", 1)[-1]
+
+    def __reduce__(self):
+        """Pickled with its model module by name (a module does not pickle), say for another process."""
+        fields = self._asdict()
+        fields["model"] = self.model.__name__
+        return _unpickled_fit, (fields,)
 
     def wald_intervals(self, level=0.95):
         """``{name: (lower, upper)}``: ML estimate -+ z * stderr, z the normal quantile of ``level``."""

@@ -202,3 +202,19 @@ def test_ml_takes_the_models_observed_information_where_its_coordinates_are_the_
     # one matrix by two sums of the same 150 terms: round-off of ~1e-15 relative, through a 3 x 3 inverse
     np.testing.assert_allclose(closed.covariance, autodiff.covariance, rtol=1e-12)
     np.testing.assert_allclose(closed.info["min_eigenvalue"], autodiff.info["min_eigenvalue"], rtol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["ml", "em"])
+def test_a_fit_pickles_with_its_model_by_name(method):
+    """For another process (the mixture script draws its figures in one): every field comes back
+    equal, the model as the same module object, and the copy plots and converts as the fit does."""
+    import pickle
+
+    sim = models.gaussian_mixture.simulate(jax.random.PRNGKey(0), 60, 2)
+    result = fit("gaussian_mixture", sim.data, method, num_components=2)
+    copy = pickle.loads(pickle.dumps(result))
+    assert isinstance(copy, Fit) and copy.model is models.gaussian_mixture
+    for name in Fit._fields:
+        if name != "model":
+            jax.tree.map(np.testing.assert_array_equal, getattr(copy, name), getattr(result, name))
+    np.testing.assert_array_equal(copy.idata.posterior["mu"], result.idata.posterior["mu"])
