@@ -93,12 +93,21 @@ def add_jobs_arg(parser, what):
                         help=f"processes at once (default: one per CPU core): {what} in the others")
 
 
+class Futures(list):
+    """:func:`in_background`'s futures, in the order of its tasks; ``submit(task)`` hands a later
+    task to the same processes, where it runs after those before it."""
+
+    def __init__(self, futures, submit):
+        super().__init__(futures)
+        self.submit = submit
+
+
 @contextlib.contextmanager
 def in_background(workers, tasks, *, spawn=False):
     """The calls ``tasks`` (functions of no argument that pickle: module-level functions, partials
-    of them) in ``workers`` other processes, started now: yields their futures, in the order of
-    ``tasks``; or None (make the calls here) when ``workers < 1``, or when JAX's runtime has
-    started, unless ``spawn``.
+    of them) in ``workers`` other processes, started now: yields their :class:`Futures`, in the
+    order of ``tasks``; or None (make the calls here) when ``workers < 1``, or when JAX's
+    runtime has started, unless ``spawn``.
 
     The processes are forked before JAX's runtime starts, so they inherit every imported module
     (a spawned process imports them again: 3.5 s) and each starts a runtime of its own; once the
@@ -115,7 +124,7 @@ def in_background(workers, tasks, *, spawn=False):
     pool = ProcessPoolExecutor(workers, mp_context=context)
     try:
         # submitted at once: ProcessPoolExecutor starts its processes at the first submit
-        yield [pool.submit(task) for task in tasks]
+        yield Futures([pool.submit(task) for task in tasks], pool.submit)
     except BaseException:
         pool.shutdown(cancel_futures=True)
         raise
@@ -365,8 +374,13 @@ class Report(NamedTuple):
     paths: dict
 
 
-def fit_and_report(module, args, *, priors=None, **model_options):
-    """Load the data, fit every applicable method, print and write the comparison."""
+def fit_and_report(module, args, *, priors=None, on_fitted=None, **model_options):
+    """Load the data, fit every applicable method, print and write the comparison.
+
+    ``on_fitted(report)``, when given, is called with the report (its ``paths`` still empty)
+    before the outputs are written: the mixture script hands its figures to another process
+    there, which draws them while this one writes.
+    """
     name = module.__name__.rsplit(".", 1)[-1]
     data, description, truth = load_data(args, module, **model_options)
     settings = ", ".join(f"{k}={v}" for k, v in model_options.items())
@@ -376,8 +390,10 @@ def fit_and_report(module, args, *, priors=None, **model_options):
     if not fits:
         sys.exit(f"error: no method succeeded for {name}: {failures}")
     table = comparison(fits, truth)
-    paths = write_outputs(name, fits, table, args.out_dir)
-    return Report(name, description, model_options, data, truth, fits, failures, timings, table, paths)
+    report = Report(name, description, model_options, data, truth, fits, failures, timings, table, {})
+    if on_fitted is not None:
+        on_fitted(report)
+    return report._replace(paths=write_outputs(name, fits, table, args.out_dir))
 
 
 def draws_fit(report):
@@ -388,6 +404,15 @@ def draws_fit(report):
 def point_fit(report):
     """The point estimate to draw: EM, else ML, else MAP; else the draws' means."""
     return next((report.fits[m] for m in ("em", "ml", "map", "nuts", "vi", "laplace") if m in report.fits))
+
+
+def figures_report(report):
+    """``report`` as :func:`common_figures` needs it in another process: the fits with the first
+    row of their data only (the figures read parameters and draws; the rows, of a user's file
+    perhaps, are not copied there), without the report's data, table and timings."""
+    fits = {method: fit._replace(data={name: value[:1] for name, value in fit.data.items()})
+            for method, fit in report.fits.items()}
+    return report._replace(data=None, fits=fits, failures={}, timings={}, table=None)
 
 
 def common_figures(report, out_dir):

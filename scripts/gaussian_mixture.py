@@ -133,11 +133,12 @@ def em_figures_elsewhere(args):
                       args.seed)
 
 
-def make_figures(report, out_dir, seed, good=None, drawn_elsewhere=None):
-    """The common figures, and for K > 1 :func:`em_figures`: of ``good``, EM's fit at the
-    report's K (fitted here when None), or those that ``drawn_elsewhere`` (a future of
+def make_figures(report, out_dir, seed, good=None, drawn_elsewhere=None, common_elsewhere=None):
+    """The common figures (or those that ``common_elsewhere``, a future of
+    :func:`common.common_figures`, drew), and for K > 1 :func:`em_figures`: of ``good``, EM's fit
+    at the report's K (fitted here when None), or those that ``drawn_elsewhere`` (a future of
     :func:`em_figures_elsewhere`) drew. K = 1 has no latent for EM to fill in."""
-    paths = common.common_figures(report, out_dir)
+    paths = common_elsewhere.result() if common_elsewhere is not None else common.common_figures(report, out_dir)
     if report.options["num_components"] == 1:
         return paths
     if drawn_elsewhere is not None:
@@ -161,7 +162,15 @@ def main(args):
     with common.in_background(args.jobs - 1, tasks) as pending:
         criteria = dict(zip(ks, pending)) if pending else None
         figures_drawn = pending[len(ks)] if pending and main_k_elsewhere else None
-        report = common.fit_and_report(gaussian_mixture, args, **options)
+        densities = []
+
+        def hand_over(report):
+            # the other process, done with its tasks by then, draws the densities while this one
+            # writes the outputs (0.4 s of 0.75); with NUTS (LOO) or EM it is busier than this one
+            densities.append(pending.submit(partial(common.common_figures, common.figures_report(report), args.out_dir)))
+
+        report = common.fit_and_report(gaussian_mixture, args, on_fitted=hand_over if figures_drawn else None,
+                                       **options)
         table, chosen, points = choose_k(report.data, args, covariance_type=args.covariance_type, max_k=args.max_k,
                                          with_loo=with_loo, fitted=report.fits, elsewhere=criteria)
         print(table.to_string(float_format=lambda v: f"{v:.2f}"))
@@ -169,7 +178,7 @@ def main(args):
         table.to_csv(os.path.join(args.out_dir, "choose_k.csv"))
         chosen_row = pd.DataFrame([chosen], index=["chosen K"])
         paths = make_figures(report, args.out_dir, args.seed, points.get(args.num_components),
-                             drawn_elsewhere=figures_drawn)
+                             drawn_elsewhere=figures_drawn, common_elsewhere=densities[0] if densities else None)
     return common.finish(report, paths, {"choosing K": table, "chosen K": chosen_row})
 
 

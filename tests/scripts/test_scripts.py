@@ -88,13 +88,15 @@ def test_the_mixture_script_runs_with_one_component(tmp_path):
 @pytest.mark.slow  # about 25 s each: the script twice
 @pytest.mark.parametrize("script, extra, outputs", [
     ("gaussian_mixture", ["--max-k", "3"],
-     ["choose_k.csv", "gaussian_mixture_ellipses.png", "gaussian_mixture_initialisations.png"]),
+     ["choose_k.csv", "gaussian_mixture_ellipses.png", "gaussian_mixture_initialisations.png",
+      "gaussian_mixture_densities.png"]),
     ("gaussian_classifier", ["--curve-repeats", "2"], ["decision_boundaries.png", "generative_vs_discriminative.png"]),
 ])
 def test_work_done_in_other_processes_is_the_same_to_the_last_digit(tmp_path, script, extra, outputs):
     """``--jobs 2`` runs what needs nothing of the main fits in a forked process
-    (common.in_background: the mixture's other K, and with ML only its main K's criteria and
-    EM's figures; the classifier's boundary and section 1.2 figures); ``--jobs 1`` in the
+    (common.in_background: the mixture's other K, and with ML only its main K's criteria, EM's
+    figures and, handed over after the main fit, the densities; the classifier's boundary and
+    section 1.2 figures); ``--jobs 1`` in the
     script's own process. The same outputs, byte for byte, and the
     same printed results."""
     runs = {}
