@@ -56,7 +56,7 @@ def criteria_at(k, data, args, *, covariance_type, with_loo, fitted=None):
 
 def criteria_elsewhere(args, k, with_loo):
     """:func:`criteria_at` in another process (``common.in_background``), on :func:`_data`; the
-    point fit is left behind, as it holds its model's module and so does not pickle."""
+    point fit stays there: the main process needs its row only, and a fit would carry its data."""
     return criteria_at(k, _data(args), args, covariance_type=args.covariance_type, with_loo=with_loo)[:2]
 
 
