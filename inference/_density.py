@@ -33,7 +33,7 @@ from numpyro.infer.elbo import ELBO
 from numpyro.infer.util import log_density
 from numpyro.primitives import Messenger
 
-from .handlers import is_enumerated
+from .handlers import is_enumerated, is_parameter
 
 # the lecture models have one plate ("data"); enumeration takes the dimension left of it
 MAX_PLATE_NESTING = 1
@@ -79,6 +79,27 @@ def _common_scale(sites, label):
     return scale
 
 
+def _label_trace(model, data, values):
+    """The model's trace at ``values`` with its enumerated site, one at most, at all its values
+    (:class:`_all_values`); returns ``(trace, the enumerated site or None)``."""
+    trace = handlers.trace(_all_values(handlers.substitute(model, data=values))).get_trace(**data)
+    labels = [name for name, site in trace.items() if is_enumerated(site)]
+    if len(labels) > 1:
+        raise NotImplementedError(
+            f"the layer sums out one enumerated site per row; the model enumerates {len(labels)}: {labels}")
+    return trace, trace[labels[0]] if labels else None
+
+
+def _check_rows(label, dependent):
+    """The terms that depend on ``label`` (those with its values' dimension) must be one row's
+    each, in its plate ``"data"`` and no other."""
+    outside = [site["name"] for site in dependent if _plates(site) != _plates(label) or "data" not in _plates(site)]
+    if outside:
+        raise NotImplementedError(
+            f"the terms that depend on the enumerated site {label['name']!r} must lie in its plate \"data\" and no "
+            f"other, one row each; {outside} do not")
+
+
 def log_joint(model, data, values):
     """``log p(data, values)`` under ``model`` (its handlers applied), with an enumerated discrete
     latent summed out; ``model`` takes the data as keywords.
@@ -89,11 +110,7 @@ def log_joint(model, data, values):
     scale. Every other term is added as ``numpyro.infer.util.log_density`` adds it, in the
     order of the model's trace.
     """
-    trace = handlers.trace(_all_values(handlers.substitute(model, data=values))).get_trace(**data)
-    labels = [name for name, site in trace.items() if is_enumerated(site)]
-    if len(labels) > 1:
-        raise NotImplementedError(
-            f"the layer sums out one enumerated site per row; the model enumerates {len(labels)}: {labels}")
+    trace, label = _label_trace(model, data, values)
     total, summed, terms = jnp.zeros(()), [], []
     for site in trace.values():
         if site["type"] != "sample":
@@ -106,15 +123,31 @@ def log_joint(model, data, values):
             total = total + jnp.sum(log_prob if site["scale"] is None else site["scale"] * log_prob)
     if not summed:
         return total
-    label = trace[labels[0]]
-    outside = [site["name"] for site in summed if _plates(site) != _plates(label) or "data" not in _plates(site)]
-    if outside:
-        raise NotImplementedError(
-            f"the terms that depend on the enumerated site {labels[0]!r} must lie in its plate \"data\" and no "
-            f"other, one row each; {outside} do not")
-    scale = _common_scale(summed, labels[0])
+    _check_rows(label, summed)
+    scale = _common_scale(summed, label["name"])
     per_row = jax.nn.logsumexp(sum(terms[1:], terms[0]), axis=0)
     return total + jnp.sum(per_row if scale is None else scale * per_row)
+
+
+def label_log_joint(model, data, values):
+    """``log p(row_n, z_n = k | values)`` for every row and every value k of the model's one
+    enumerated site, shape (N, K): the terms of the plate ``"data"``, each scaled as
+    :func:`log_joint` scales it, those that do not depend on the label the same for each k.
+    The parameters' terms (outside the plate) are left out; an observed site outside the plate,
+    no row's, is refused. EM's E-step, on :class:`inference.handlers.likelihood_only` models."""
+    trace, label = _label_trace(model, data, values)
+    if label is None:
+        raise ValueError("label_log_joint needs a model with an enumerated site; this one has none")
+    rows, dependent = [], []
+    for site in trace.values():
+        if site["type"] != "sample" or is_parameter(site):
+            continue
+        log_prob = _site_log_prob(site)
+        if jnp.ndim(log_prob) > MAX_PLATE_NESTING or "data" not in _plates(site):
+            dependent.append(site)  # checked to lie in the rows' plate
+        rows.append(log_prob if site["scale"] is None else site["scale"] * log_prob)
+    _check_rows(label, dependent)
+    return jnp.transpose(sum(rows[1:], rows[0]))
 
 
 class OrderedELBO(ELBO):

@@ -1,10 +1,10 @@
 """Expectation-maximisation (Dempster, Laird & Rubin, 1977) for models with an enumerable latent.
 
 The E-step is generic: the responsibilities ``gamma_nk = p(z_n = k | x_n, theta)`` (eq. 1.18)
-come from the NumPyro model itself, by conditioning its one enumerated site on each value k
-in turn, evaluating each row's log joint density under
-:class:`inference.handlers.likelihood_only` (the priors out), and normalising over k in log
-space.
+come from the NumPyro model itself, traced once with its one enumerated site at all its values
+(:func:`inference._density.label_log_joint`, the enumeration that the other methods sum out),
+each row's log joint density at each value k under :class:`inference.handlers.likelihood_only`
+(the priors out), normalised over k in log space.
 
 The M-step maximises the expected complete-data log-likelihood
 ``Q(theta) = sum_n sum_k gamma_nk log p(x_n, z_n = k | theta)``, plus ``log p(theta)`` for MAP-EM
@@ -47,8 +47,6 @@ import numpy as np
 from jax import random, shard_map
 from jax.scipy.special import logsumexp
 from jax.sharding import PartitionSpec
-from numpyro import handlers
-from numpyro.infer.util import log_density
 from tqdm import tqdm
 
 from models._checks import STREAM_BLOCK_ROWS, read_rows
@@ -56,6 +54,7 @@ from models._priors import fixed_names
 
 from . import optim
 from ._compiled import compiled, compiled_for_model, compiled_function
+from ._density import label_log_joint
 from ._point import ConvergenceWarning, IllPosedWarning
 from ._setup import (
     check_init,
@@ -103,39 +102,31 @@ TRACE_BLOCK = 1024
 STREAM_SAMPLE_ROWS = 100_000  # rows of data on disk that k-means sees for the start
 
 
-def _enumerated_site(model, params, data, module_name):
+def _check_enumerated_site(model, params, data, module_name):
     sites = enumerated_sites(model, params, data)
     if len(sites) != 1:
         raise ValueError(
             f"em needs exactly one enumerated discrete latent site; {module_name} has {len(sites)} with these data "
             "(with nothing missing there is nothing for EM to fill in: use method='ml')"
         )
-    return next(iter(sites.items()))
 
 
-def log_joint(model, name, num_values, params, data):
+def log_joint(model, params, data):
     """``log p(row_n, z_n = k | theta)`` from the model, shape (N, K); the E-step's input."""
-    target = likelihood_only(model)
-
-    def one(row, k):
-        conditioned = handlers.condition(target, data={name: jnp.full((1,), k)})
-        return log_density(conditioned, (), {key: value[None] for key, value in row.items()}, params)[0]
-
-    values = jnp.arange(num_values)
-    return jax.vmap(lambda row: jax.vmap(lambda k: one(row, k))(values))(data)
+    return label_log_joint(likelihood_only(model), data, params)
 
 
-def expected_log_joint(model, name, num_values, with_prior, params, resp, data):
+def expected_log_joint(model, with_prior, params, resp, data):
     """``Q(theta) = sum_nk gamma_nk log p(x_n, z_n = k | theta)`` (+ ``log p(theta)``).
 
     A value k with ``gamma_nk = 0`` (a given label rules it out: log density -inf) adds nothing.
     """
-    joint = log_joint(model, name, num_values, params, data)
+    joint = log_joint(model, params, data)
     expected = jnp.sum(jnp.where(resp > 0, resp * joint, 0.0))
     return expected + log_prior(model, params, data) if with_prior else expected
 
 
-def _numerical_m_step(params, resp, data, *, model, name, num_values, with_prior):
+def _numerical_m_step(params, resp, data, *, model, with_prior):
     """The parameters maximising :func:`expected_log_joint` by L-BFGS over the unconstrained
     parameters, from ``params``; the start is kept unless it improves. Traced into one program
     per model binding and shapes (``run``), which every iteration and every refit reuses."""
@@ -144,8 +135,7 @@ def _numerical_m_step(params, resp, data, *, model, name, num_values, with_prior
     transforms = parameter_transforms(model, params, data)
 
     def loss(unconstrained):
-        return -expected_log_joint(model, name, num_values, with_prior, constrain(transforms, unconstrained), resp,
-                                   data) / num_data
+        return -expected_log_joint(model, with_prior, constrain(transforms, unconstrained), resp, data) / num_data
 
     start = unconstrain(transforms, params)
     result = optim.minimize(loss, start, max_iter=500, gtol=gtol, ftol=ftol, max_hessian_size=0)
@@ -379,14 +369,14 @@ def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, 
     given = check_init(init, free_params(module, data, model_options, priors), fixed_names(priors))
     keys = fit_keys(seed, num_restarts)
     first = starting_values(module, keys[0], data, model_options, init, priors)
-    name, num_values = _enumerated_site(model, first, data, module.__name__.rsplit(".", 1)[-1])
+    _check_enumerated_site(model, first, data, module.__name__.rsplit(".", 1)[-1])
     # the E-step, the numerical M-step and the log prior: one program each per model binding and
     # shapes, so that a refit of new data of the same shape compiles nothing (a jit of a fresh
     # closure at every fit compiled them all again: MAP-EM's three, 1.5 s on iris)
     def program(what, function, **static):
         return compiled("em", module, model_options, priors, {"program": what, **static}, function)
 
-    e_step = program("e_step", partial(log_joint, model, name, num_values))
+    e_step = program("e_step", partial(log_joint, model))
     data_jax = jax.device_put(data)
     with_prior = objective == "map"
     if closed:
@@ -395,8 +385,8 @@ def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, 
         def step(params, resp):
             return module.m_step(data["X"], resp, reg_covar=reg, **model_options)
     else:
-        numerical = program("m_step", partial(_numerical_m_step, model=model, name=name, num_values=num_values,
-                                              with_prior=with_prior), with_prior=with_prior)
+        numerical = program("m_step", partial(_numerical_m_step, model=model, with_prior=with_prior),
+                            with_prior=with_prior)
 
         def step(params, resp):
             return numerical(jax.device_put(params), jax.device_put(resp), data_jax)

@@ -10,7 +10,7 @@ from numpyro.contrib.funsor import log_density as funsor_log_density
 from scipy.special import logsumexp
 
 import models
-from inference._density import log_joint
+from inference._density import label_log_joint, log_joint
 from inference.handlers import likelihood_only, observed_rows, scale_data
 
 gc, gm = models.gaussian_classifier, models.gaussian_mixture
@@ -122,3 +122,34 @@ def _differently_scaled(X):
 def test_a_label_the_layer_cannot_sum_out_is_refused(model, error, match):
     with pytest.raises(error, match=match):
         log_joint(model, {"X": np.zeros(4)}, {})
+
+
+def test_the_label_table_is_each_rows_log_joint_at_each_value(case):
+    """``label_log_joint``, EM's E-step, against NumPyro's own ``log_density`` of each row with the
+    label conditioned on each value in turn (the E-step's construction before): the same few
+    float64 terms, so equal to round-off (1e-12); its rows' logsumexp is the log-likelihood."""
+    model, data, theta = case
+    target = likelihood_only(model)
+    label = "z" if "y" not in data else "y"
+    table = np.asarray(label_log_joint(target, data, theta))
+    num_data = len(data["X"])
+    expected = np.array([[numpyro.infer.util.log_density(
+        numpyro.handlers.condition(target, data={label: np.full(1, k)}), (),
+        {name: value[n:n + 1] for name, value in data.items()}, theta)[0] for k in range(3)] for n in range(num_data)])
+    assert table.shape == (num_data, 3)
+    np.testing.assert_allclose(table, expected, rtol=1e-12)
+    np.testing.assert_allclose(logsumexp(table, axis=1).sum(), log_joint(target, data, theta), rtol=1e-12)
+
+
+def _observed_outside_the_rows(X):
+    with numpyro.plate("data", X.shape[0]):
+        numpyro.sample("z", dist.Bernoulli(0.3), infer={"enumerate": "parallel"})
+    numpyro.sample("total", dist.Normal(0.0, 1.0), obs=X.sum())
+
+
+def test_the_label_table_refuses_what_is_no_rows_term():
+    with pytest.raises(NotImplementedError, match=r"must lie in its plate \"data\" and no other, one row each; \['total'\] do not"):
+        label_log_joint(_observed_outside_the_rows, {"X": np.zeros(4)}, {})
+    with pytest.raises(ValueError, match=r"label_log_joint needs a model with an enumerated site; this one has none"):
+        label_log_joint(models.linear_regression.model, models.linear_regression.simulate(jax.random.PRNGKey(0), 5, 1).data,
+                        {"a": np.zeros(1), "b": 0.0, "sigma": 1.0})
