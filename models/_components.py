@@ -43,9 +43,10 @@ class ComponentNormal(dist.Distribution):
     the label's value there contradicts an observation, and ``x``'s term is
     ``p(x, given label | label)``. The semi-supervised classifier rules out every class but
     the given one on its labelled rows. The indicator is a part of this term, not a factor of
-    its own, because funsor shifts each term by its own maximum over the enumerated label
-    before it sums the label out: a separate indicator let the given class's density underflow
-    to 0 (a log-likelihood of -inf) wherever another class's was 745 nats above it.
+    its own, because funsor (through which NumPyro's NUTS sums the label out) shifts each term
+    by its own maximum over the enumerated label before it sums the label out: a separate
+    indicator let the given class's density underflow to 0 (a log-likelihood of -inf) wherever
+    another class's was 745 nats above it.
 
     ``MultivariateNormal(mu[label], scale_tril=L[label])`` is the same law without
     ``ruled_out``, but it gathers one D x D factor per row (``benchmarks/README.md`` has the
