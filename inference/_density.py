@@ -68,14 +68,15 @@ def _common_scale(sites, label):
     scale = sites[0]["scale"]
     for site in sites[1:]:
         other = site["scale"]
-        same = other is scale or (
-            other is not None and scale is not None
-            and not isinstance(other, jax.core.Tracer) and not isinstance(scale, jax.core.Tracer)
-            and np.array_equal(other, scale))
-        if not same:
+        if other is scale:
+            continue
+        traced = isinstance(other, jax.core.Tracer) or isinstance(scale, jax.core.Tracer)
+        if traced or other is None or scale is None or not np.array_equal(other, scale):
+            why = ("carry two traced scales, which cannot be compared while tracing (apply one scale)" if traced
+                   else f"differ ({scale} and {other})")
             raise ValueError(
                 f"the terms summed over the enumerated site {label!r} must share one scale (a plate's "
-                f"subsampling, inference.handlers.scale_data); {sites[0]['name']!r} and {site['name']!r} differ")
+                f"subsampling, inference.handlers.scale_data); {sites[0]['name']!r} and {site['name']!r} {why}")
     return scale
 
 
@@ -131,10 +132,11 @@ def log_joint(model, data, values):
 
 def label_log_joint(model, data, values):
     """``log p(row_n, z_n = k | values)`` for every row and every value k of the model's one
-    enumerated site, shape (N, K): the terms of the plate ``"data"``, each scaled as
-    :func:`log_joint` scales it, those that do not depend on the label the same for each k.
-    The parameters' terms (outside the plate) are left out; an observed site outside the plate,
-    no row's, is refused. EM's E-step, on :class:`inference.handlers.likelihood_only` models."""
+    enumerated site, shape (N, K): the terms of the plate ``"data"``, those that do not depend on
+    the label the same for each k. The parameters' terms (outside the plate) are left out; an
+    observed site outside the plate, no row's, is refused, and so is a scaled site (a scale
+    belongs to a row's sum over k, which this table has not taken). EM's E-step, on
+    :class:`inference.handlers.likelihood_only` models."""
     trace, label = _label_trace(model, data, values)
     if label is None:
         raise ValueError("label_log_joint needs a model with an enumerated site; this one has none")
@@ -142,10 +144,12 @@ def label_log_joint(model, data, values):
     for site in trace.values():
         if site["type"] != "sample" or is_parameter(site):
             continue
+        if site["scale"] is not None:
+            raise ValueError(f"label_log_joint takes unscaled models; site {site['name']!r} has a scale")
         log_prob = _site_log_prob(site)
         if jnp.ndim(log_prob) > MAX_PLATE_NESTING or "data" not in _plates(site):
             dependent.append(site)  # checked to lie in the rows' plate
-        rows.append(log_prob if site["scale"] is None else site["scale"] * log_prob)
+        rows.append(log_prob)
     _check_rows(label, dependent)
     return jnp.transpose(sum(rows[1:], rows[0]))
 
@@ -153,15 +157,13 @@ def label_log_joint(model, data, values):
 class OrderedELBO(ELBO):
     """``E_q[log p(data, z) - log q(z)]`` by ``num_particles`` reparameterised draws from the guide.
 
-    As ``Trace_ELBO`` (``TraceEnum_ELBO`` when ``enumerated``) for guides whose sites are all
-    continuous and reparameterised (NumPyro's ``AutoNormal`` and ``AutoMultivariateNormal``),
-    with the same draws for the same key, but summed in the order of the traces.
+    As ``Trace_ELBO`` (``TraceEnum_ELBO`` for a model with an enumerated label, which
+    :func:`log_joint` sums out) for guides whose sites are all continuous and reparameterised
+    (NumPyro's ``AutoNormal`` and ``AutoMultivariateNormal``), with the same draws for the same
+    key, but summed in the order of the traces.
     """
 
     can_infer_discrete = True
-
-    def __init__(self, num_particles=1):
-        super().__init__(num_particles=num_particles)
 
     def loss_with_mutable_state(self, rng_key, param_map, model, guide, *args, **kwargs):
         if args:

@@ -95,7 +95,8 @@ def add_jobs_arg(parser, what):
 
 class Futures(list):
     """:func:`in_background`'s futures, in the order of its tasks; ``submit(task)`` hands a later
-    task to the same processes, where it runs after those before it."""
+    task to the same processes (started with the first tasks, before JAX's runtime), queued
+    after those before it."""
 
     def __init__(self, futures, submit):
         super().__init__(futures)
@@ -107,7 +108,8 @@ def in_background(workers, tasks, *, spawn=False):
     """The calls ``tasks`` (functions of no argument that pickle: module-level functions, partials
     of them) in ``workers`` other processes, started now: yields their :class:`Futures`, in the
     order of ``tasks``; or None (make the calls here) when ``workers < 1``, or when JAX's
-    runtime has started, unless ``spawn``.
+    runtime has started, unless ``spawn``, or when there are no tasks (the processes start
+    with the first, and a later submit would fork a process whose runtime runs).
 
     The processes are forked before JAX's runtime starts, so they inherit every imported module
     (a spawned process imports them again: 3.5 s) and each starts a runtime of its own; once the
@@ -117,7 +119,7 @@ def in_background(workers, tasks, *, spawn=False):
     with an error cancels the tasks not yet started.
     """
     started = runtime_started()
-    if workers < 1 or (started and not spawn):
+    if workers < 1 or not tasks or (started and not spawn):
         yield None
         return
     context = multiprocessing.get_context("spawn" if started else "fork")

@@ -77,7 +77,9 @@ def test_a_minibatch_scale_multiplies_each_rows_sum_over_the_label(case, factor)
 
 def test_padding_rows_add_exactly_nothing(case):
     """The rows that :class:`inference.handlers.observed_rows` masks out (the padding of
-    sharded data) add 0: the label's own terms sum to 1 over its values there."""
+    sharded data) add nothing but round-off: their observed terms are 0 and the label's own
+    sum to 1 over its values there, so each adds ``log sum_k pi_k``, some 1e-16, against a
+    total of some 1e2 (rtol 1e-13)."""
     model, data, theta = case
     padded = {name: np.concatenate([value, value[:5]]) for name, value in data.items()}
     mask = np.arange(len(padded["X"])) < len(data["X"])
@@ -147,9 +149,23 @@ def _observed_outside_the_rows(X):
     numpyro.sample("total", dist.Normal(0.0, 1.0), obs=X.sum())
 
 
+def test_two_traced_scales_are_refused_as_such():
+    """Nested ``scale_data`` handlers make a product per site: under ``jit`` two tracers, which
+    cannot be compared while tracing, so the refusal says that rather than that they differ."""
+    model, data, theta = _mixture("full")
+    nested = scale_data(scale_data(model, factor=2.0), factor=3.0)
+    np.testing.assert_allclose(log_joint(nested, data, theta), log_joint(scale_data(model, factor=6.0), data, theta),
+                               rtol=1e-12)  # concrete, equal: accepted
+    with pytest.raises(ValueError, match=r"'z' and 'X' carry two traced scales, which cannot be compared"):
+        jax.jit(lambda factor: log_joint(scale_data(scale_data(model, factor=factor), factor=3.0), data, theta))(2.0)
+
+
 def test_the_label_table_refuses_what_is_no_rows_term():
     with pytest.raises(NotImplementedError, match=r"must lie in its plate \"data\" and no other, one row each; \['total'\] do not"):
         label_log_joint(_observed_outside_the_rows, {"X": np.zeros(4)}, {})
     with pytest.raises(ValueError, match=r"label_log_joint needs a model with an enumerated site; this one has none"):
         label_log_joint(models.linear_regression.model, models.linear_regression.simulate(jax.random.PRNGKey(0), 5, 1).data,
                         {"a": np.zeros(1), "b": 0.0, "sigma": 1.0})
+    model, data, theta = _mixture("full")
+    with pytest.raises(ValueError, match=r"label_log_joint takes unscaled models; site 'z' has a scale"):
+        label_log_joint(scale_data(likelihood_only(model), factor=2.0), data, theta)
