@@ -32,7 +32,8 @@ The rows are padded to a multiple of :data:`ROW_BLOCK` (512) with rows that the 
 out (:func:`inference._sharding.sharded_data`), so that data of different sizes share a program:
 the learning curves of section 1.2 fit logistic regression to training sets of 10 to 320 rows,
 six sizes that each compiled a program of 1.0 to 1.3 s, and now compile one. The padding adds
-exactly 0 to the objective and its gradient; the sums' order, so their last bits, may change.
+exactly 0 to the objective and its gradient (``log sum_k pi_k``, round-off, per padding row
+where a label is summed out); the sums' order, so their last bits, may change.
 Minibatch fits (``batch_size``) are not padded: their rows are drawn from the data's own.
 
 With several JAX devices (``devices``: all by default) the rows are sharded across them, padded

@@ -109,9 +109,9 @@ class observed_rows(Messenger):
     """Score the observed sites of the plate ``"data"`` only on the rows where ``mask`` is True.
 
     The padding rows (:func:`inference._sharding.sharded_data`: data sharded over devices, and
-    ML's and MAP's rows padded to a block; copies of the first row) then add exactly 0, also
-    when a discrete latent is summed out: the latent's own terms sum to 1 over its values. (A 0
-    scale would do without enumeration, which takes only scalar scales.)
+    ML's and MAP's rows padded to a block; copies of the first row) then add exactly 0, and
+    when a discrete latent is summed out ``log sum_k pi_k``, 0 to round-off: the latent's own
+    terms sum to 1 over its values. (A 0 scale would do without enumeration.)
     """
 
     def __init__(self, fn=None, mask=None):
