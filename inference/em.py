@@ -433,7 +433,9 @@ def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, 
     full = {k: np.asarray(v) for k, v in full.items()}
     if streamed:  # N x K would not fit: the model's predict serves blocks of rows
         resp = None
-    elif engine_compiled and hasattr(module, "responsibilities"):  # closed form: the generic E-step makes N x K x D x D
+    # the model's closed form, whose program its mle_problem below shares: the generic E-step's
+    # would be one more to compile, for the compiled engine, which has not needed it
+    elif engine_compiled and hasattr(module, "responsibilities"):
         resp = np.asarray(module.responsibilities(full, data["X"]))
     else:
         joint = np.asarray(e_step(jax.device_put(params), data_jax))
