@@ -17,9 +17,6 @@ import numpyro
 
 numpyro.enable_x64()
 
-import statsmodels.api as sm  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
-
 from inference import fit  # noqa: E402
 from models import logistic_regression  # noqa: E402
 
@@ -47,11 +44,15 @@ def ours(X, y, hessian=True):
 
 
 def sklearn(X, y):
+    from sklearn.linear_model import LogisticRegression  # the peers on first use: nuts_vs_pymc.py imports problem
+
     model = LogisticRegression(C=np.inf, tol=1e-10, max_iter=10_000).fit(X, y)
     return np.concatenate([model.coef_[0], model.intercept_])
 
 
 def statsmodels(X, y):
+    import statsmodels.api as sm
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         params = sm.Logit(y, sm.add_constant(X)).fit(disp=0, method="newton", tol=1e-12).params
