@@ -11,7 +11,7 @@ from scipy.stats import multivariate_normal
 from inference._density import log_joint
 from inference.handlers import observed_rows
 from models import gaussian_classifier
-from models._components import ComponentNormal
+from models._components import ComponentNormal, cholesky_log_densities
 
 N = 40
 
@@ -73,6 +73,16 @@ def test_components_far_apart_relative_to_their_scale_lose_digits_as_the_product
     X = mu[label] + np.einsum("nde,ne->nd", L[label], noise)
     expected = _scipy(mu, L, X)[label, np.arange(N)]
     np.testing.assert_allclose(ComponentNormal(mu, L, label).log_prob(X), expected, rtol=0, atol=1e-8)
+
+
+def test_a_row_whose_whitened_square_overflows_is_at_density_zero_not_nan():
+    # the distances are summed by a product with a vector of ones: inf * 1 stays inf, where a
+    # product with a block matrix of ones and zeros would make inf * 0 = NaN for every component
+    mu, L, X, _ = _components(3, 4)
+    X[0, 0] = 1e160  # (1e160 / scale)^2 overflows float64 at every component
+    table = cholesky_log_densities(jnp.asarray(X), jnp.asarray(mu), jnp.asarray(L))
+    assert np.all(np.asarray(table[0]) == -np.inf)
+    np.testing.assert_allclose(table[1:], _scipy(mu, L, X[1:]).T, rtol=1e-12)
 
 
 def test_value_with_sample_dimensions_and_a_scalar_label():
