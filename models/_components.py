@@ -24,9 +24,10 @@ def cholesky_log_densities(rows, mu, chol):
     prec_chol = jnp.swapaxes(solve_triangular(chol, jnp.broadcast_to(jnp.eye(D), (K, D, D)), lower=True), -1, -2)
     weights = jnp.swapaxes(prec_chol, 0, 1).reshape(D, K * D)
     offset = jnp.einsum("kd,kde->ke", mu, prec_chol).reshape(K * D)
-    # the sum of squares over each component's D columns as a product with ones: XLA's CPU
-    # reduction over a minor axis of a few elements was half of EM's E-step (N = 1e6, D = K = 8:
-    # 95 of 240 ms an iteration); no entry of the vector is 0, so an infinite square stays inf
+    # the sum of squares over each component's D columns as a product with ones: fused with the
+    # product and reduced over a minor axis of D elements by XLA's CPU backend, it took half of
+    # EM's E-step (profiled at N = 2e5, D = K = 8: 31 of 61 ms), as a product half of that. No
+    # entry of the vector is 0, so an infinite square stays an infinite distance, never NaN
     whitened = (rows @ weights - offset) ** 2
     mahalanobis = (whitened.reshape(-1, D) @ jnp.ones(D, whitened.dtype)).reshape(-1, K)
     # the diagonal by a mask, not jnp.diagonal: the gradient of that gather is a scatter, which
