@@ -268,8 +268,8 @@ def summed_statistics(statistics, rows, weights, params, options):
 
     # two chunks a step: each chunk's statistics are a chain of dependent operations, and XLA's
     # CPU runtime runs the two chains side by side on two cores (N = 1e6, D = K = 8: 127 to 159
-    # against 135 to 172 ms a pass, the same sums to the bit); one chunk (the shipped data) keeps
-    # one copy of the body to compile
+    # against 135 to 172 ms a pass, the same sums to the bit); one or two chunks (the shipped data
+    # sets fit in one) keep one copy of the body to compile
     unroll = 2 if rows.shape[0] > 2 else 1
     return jax.lax.fori_loop(1, rows.shape[0], add, one(0), unroll=unroll)
 
