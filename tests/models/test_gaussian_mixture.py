@@ -12,6 +12,7 @@ from sklearn.mixture._gaussian_mixture import _compute_precision_cholesky
 
 from inference import ConvergenceWarning, fit
 from inference.handlers import likelihood_only
+from models import _gaussian
 from models import gaussian_mixture as gm
 from models._ordered import FirstColumnOrderedTransform, first_column_ordered
 
@@ -62,6 +63,28 @@ def test_responsibilities_equal_predict_proba(case):
     reference = _sklearn_at(sim.params, covariance_type)
     np.testing.assert_allclose(gm.responsibilities(sim.params, X), reference.predict_proba(X), rtol=1e-9, atol=1e-14)
     np.testing.assert_array_equal(gm.assignments(sim.params, X), reference.predict(X))
+
+
+def test_closed_forms_over_several_row_blocks_equal_scikit_learn():
+    """Over more rows than a block (``_gaussian.ROW_BLOCK``), the closed forms go block by block,
+    the last block padded: two blocks and 5 rows, every row against scikit-learn, to the
+    tolerances of the one-block tests above (the same arithmetic row by row)."""
+    num_data = 2 * _gaussian.ROW_BLOCK + 5
+    sim = gm.simulate(jax.random.PRNGKey(6), num_data=num_data, num_features=3, num_components=4)
+    X = np.asarray(sim.data["X"])
+    reference = _sklearn_at(sim.params, "full")
+    np.testing.assert_allclose(gm.log_likelihood(sim.params, X), reference.score_samples(X), rtol=1e-12)
+    np.testing.assert_allclose(gm.responsibilities(sim.params, X), reference.predict_proba(X), rtol=1e-9, atol=1e-14)
+
+
+def test_row_blocks_give_the_whole_computation():
+    X = jnp.arange(30.0).reshape(10, 3)
+
+    def f(rows):
+        return jnp.stack([rows.sum(1), rows[:, 0] * rows[:, 2]], axis=1)
+
+    for block_rows in (1, 3, 4, 10, 16):  # uneven, even, exactly one block, more than the rows
+        np.testing.assert_array_equal(_gaussian.by_row_blocks(f, X, block_rows), f(X))
 
 
 def _sorted_rows(mu):
