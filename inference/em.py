@@ -438,8 +438,8 @@ def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, 
     full = {k: np.asarray(v) for k, v in full.items()}
     if streamed:  # N x K would not fit: the model's predict serves blocks of rows
         resp = None
-    # the model's closed form, whose program its mle_problem below shares: the generic E-step's
-    # would be one more to compile, for the compiled engine, which has not needed it
+    # the model's closed form, which its mle_problem below takes as they are: the generic E-step's
+    # would be one more program to compile, for the compiled engine, which has not needed it
     elif engine_compiled and hasattr(module, "responsibilities"):
         resp = np.asarray(module.responsibilities(full, data["X"]))
     else:
@@ -448,7 +448,9 @@ def run(module, data, *, priors, seed, model_options, max_iter, tol, reg_covar, 
     mle_problem = getattr(module, "mle_problem", None)
     # the streamed X has no responsibilities to count with; its sample would misjudge n_k
     checked = mle_problem is not None and not with_prior and not streamed
-    problem = mle_problem(full, data["X"], data.get("y"), **model_options) if checked else None
+    # a model that offers the responsibilities in closed form takes them there too (computed once)
+    given = {"resp": resp} if hasattr(module, "responsibilities") else {}
+    problem = mle_problem(full, data["X"], data.get("y"), **given, **model_options) if checked else None
     if problem:
         guard = f"reg_covar = {reg} holds the covariances" if closed else "nothing holds the covariances"
         warnings.warn(f"em: {problem}; {guard}", IllPosedWarning, stacklevel=3)

@@ -18,7 +18,9 @@ Every model module offers the same face to the inference layer:
   ``mle_problem(params, X, y, **options)``: why the ML estimate does not exist for these data,
   or None. ML calls it before fitting with ``params=None`` (a reason is a ``ValueError``) and
   after, with the estimate (a reason marks the fit not converged, with an ``IllPosedWarning``);
-  ML-EM calls it at its end (the mixture's collapse, held by ``reg_covar``);
+  ML-EM calls it at its end (the mixture's collapse, held by ``reg_covar``), with the
+  responsibilities it has computed (``resp=``) where the model offers them in closed form,
+  ``responsibilities(params, X)``;
   ``observed_information(theta, X, y, *, weights=None, **options)``: minus the Hessian of the
   log-likelihood over the flattened parameters, traceable, which ML then takes for its
   second-order check and standard errors instead of automatic differentiation's where every

@@ -115,7 +115,7 @@ def _collapse_floor(X):
     return COLLAPSE_FLOOR * max(float(np.var(X, axis=0).mean()), np.finfo(np.float64).tiny)
 
 
-def mle_problem(theta, X, y=None, *, num_components=2, covariance_type="full", ordered=False):
+def mle_problem(theta, X, y=None, *, resp=None, num_components=2, covariance_type="full", ordered=False):
     """Why ``theta`` is no ML estimate but a collapse (Example 1.6), or None.
 
     The likelihood (eq. 1.15) has no maximum: with ``mu_k = x_n`` and ``cov_k -> 0`` it grows
@@ -126,6 +126,9 @@ def mle_problem(theta, X, y=None, *, num_components=2, covariance_type="full", o
     determinant's floor; the only test for tied, whose covariance is pooled). Judged at a fit:
     the data alone cannot tell, so ``theta=None`` gives None, as does a non-finite ``theta``
     (an optimiser's failure, which it reports itself).
+
+    ``resp``: the responsibilities ``gamma`` (N, K) at ``theta`` when the caller has them (EM
+    has, for its ``info``), rather than computed again: 1.4 to 2.0 s at N = 1e6, D = 32, K = 16.
     """
     if theta is None:
         return None
@@ -136,13 +139,18 @@ def mle_problem(theta, X, y=None, *, num_components=2, covariance_type="full", o
     D = X.shape[1]
     floor = _collapse_floor(X)
     smallest = np.linalg.eigvalsh(cov.reshape(-1, D, D)).min(axis=1)
-    counts = np.asarray(jax.jit(_gaussian.posterior_probs)(X, theta["pi"], theta["mu"], cov)).sum(axis=0)
     needed = {"full": D + 1, "diag": 2, "spherical": 2, "tied": 0}[covariance_type]
     if covariance_type == "tied":
         if smallest[0] >= floor:
             return None
         which = f"the shared covariance: smallest eigenvalue {smallest[0]:.3g}"
     else:
+        if resp is None:
+            resp = jax.jit(_gaussian.posterior_probs)(X, theta["pi"], theta["mu"], cov)
+        elif np.shape(resp) != (len(X), num_components):
+            raise ValueError(f"resp must be the responsibilities at theta, of shape (N, K) = {(len(X), num_components)}; "
+                             f"got shape {np.shape(resp)}")
+        counts = np.asarray(resp).sum(axis=0)
         degenerate = [k for k in range(num_components) if counts[k] < needed or smallest[k] < floor]
         if not degenerate:
             return None

@@ -81,6 +81,20 @@ def test_mle_problem_needs_a_fit():
     assert gm.mle_problem(None, np.zeros((5, 2))) is None
 
 
+def test_mle_problem_counts_with_the_responsibilities_it_is_given(isolated):
+    """EM hands its responsibilities to the check rather than have them computed twice: the same
+    verdict from them, and the counts are theirs (uniform ones give the lone component 30.5)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", IllPosedWarning)
+        result = fit(gm, isolated, "em")
+    X, theta = isolated["X"], result.params
+    assert gm.mle_problem(theta, X, resp=result.info["responsibilities"]) == gm.mle_problem(theta, X)
+    assert f"component {_lone(result)}: n_k = 30.5," in gm.mle_problem(theta, X, resp=np.full((61, 2), 0.5))
+    with pytest.raises(ValueError, match=r"resp must be the responsibilities at theta, of shape \(N, K\) = \(61, 2\); "
+                       r"got shape \(61, 3\)"):
+        gm.mle_problem(theta, X, resp=np.full((61, 3), 1 / 3))
+
+
 # -- section 2: separation in logistic ML ------------------------------------------------------
 
 
